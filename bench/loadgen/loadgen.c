@@ -1,0 +1,644 @@
+// edgews load generator: a raw-TCP WebSocket (RFC 6455) client written for benchmarking.
+//
+// Single-threaded, epoll, non-blocking sockets. It does the client opening handshake itself and
+// then, depending on the mode:
+//
+//   echo       keeps a fixed window of pre-encoded MASKED frames in flight on every connection
+//              (pipelined) and refills one frame per echoed message. Echoed frames are counted by
+//              parsing their headers only; payload bytes are skipped, never copied.
+//   hold       opens N connections, prints `held N`, and keeps them open until stdin closes
+//              (used to measure the server's memory per idle connection).
+//   handshake  connect + upgrade + close handshake, `--concurrency` at a time, for a fixed time;
+//              reports completed cycles per second.
+//
+// Every mode prints exactly one JSON object on stdout when done (hold also prints `held N` first).
+// Built by bench/run.ts:  gcc -O2 -o bench/.build/loadgen bench/loadgen/loadgen.c
+//
+// Usage: loadgen <echo|hold|handshake> [--host 127.0.0.1] [--port 9001] [--path /]
+//          [--conns 50] [--window 20] [--size 32] [--text] [--warmup 2] [--duration 5]
+//          [--concurrency 16] [--server-pid PID] [--timeout 30]
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+enum { ST_CONNECTING, ST_UPGRADING, ST_OPEN, ST_CLOSING, ST_DEAD };
+
+typedef struct {
+  int fd;
+  int state;
+  int want_out;      // EPOLLOUT currently registered
+  size_t req_sent;   // bytes of the upgrade request written so far
+  char resp[2048];   // upgrade response accumulator
+  size_t resp_len;
+  uint64_t owed;     // bytes of frames still to write (echo mode)
+  size_t send_off;   // offset inside the periodic frame stream, in [0, frame_len)
+  uint64_t skip;     // payload bytes of the current incoming frame still to skip
+  int count_when_done;
+  uint64_t cur_len;  // payload length of the current incoming frame
+  uint8_t partial[14];
+  size_t plen;
+  uint64_t received;
+} conn_t;
+
+// ---- options ----
+static const char *opt_host = "127.0.0.1";
+static int opt_port = 9001;
+static const char *opt_path = "/";
+static int opt_conns = 50;
+static int opt_window = 20;
+static size_t opt_size = 32;
+static int opt_text = 0;
+static double opt_warmup = 2.0;
+static double opt_duration = 5.0;
+static int opt_concurrency = 16;
+static int opt_server_pid = 0;
+static double opt_timeout = 30.0;
+
+// ---- state ----
+static int ep;
+static conn_t *conns;
+static int nconns;
+static uint8_t *frames;    // (window + 1) identical pre-encoded masked frames
+static size_t frame_len;
+static size_t frames_len;
+static char request[1024];
+static size_t request_len;
+static uint64_t total_msgs;
+static uint64_t total_bytes_in;
+static uint64_t errors;
+static uint64_t bad_len;
+static uint64_t closes_seen;
+static uint8_t rbuf[256 * 1024];
+static struct sockaddr_in server_addr;
+static uint32_t src_counter;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double self_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+// utime + stime of a process (all its threads), in seconds; -1 if unavailable.
+static double proc_cpu_s(int pid) {
+  if (pid <= 0) return -1;
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return -1;
+  p += 2;  // now at field 3 (state)
+  unsigned long long ut = 0, st = 0;
+  // fields 3..13 skipped, 14 utime, 15 stime
+  int field = 3;
+  char *tok = strtok(p, " ");
+  while (tok) {
+    if (field == 14) ut = strtoull(tok, NULL, 10);
+    if (field == 15) {
+      st = strtoull(tok, NULL, 10);
+      break;
+    }
+    tok = strtok(NULL, " ");
+    field++;
+  }
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void die(const char *msg) {
+  fprintf(stderr, "loadgen: %s: %s\n", msg, strerror(errno));
+  exit(2);
+}
+
+static void set_events(conn_t *c, int out) {
+  if (c->want_out == out) return;
+  struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
+  if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) < 0) die("epoll_ctl mod");
+  c->want_out = out;
+}
+
+static void conn_kill(conn_t *c) {
+  if (c->fd >= 0) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+  }
+  c->fd = -1;
+  c->state = ST_DEAD;
+}
+
+// Start a non-blocking connect. Source addresses rotate over 127.0.0.2-127.0.0.254 so that many
+// short-lived connections (handshake mode) do not run out of ephemeral ports.
+static void conn_start(conn_t *c) {
+  memset(c, 0, sizeof *c);
+  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c->fd < 0) die("socket");
+  int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (server_addr.sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
+    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7f000002u + (src_counter++ % 253u));
+    if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) die("bind");
+  }
+  int r = connect(c->fd, (struct sockaddr *)&server_addr, sizeof server_addr);
+  if (r < 0 && errno != EINPROGRESS) die("connect");
+  c->state = ST_CONNECTING;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+  c->want_out = 1;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl add");
+}
+
+// Write as much of the owed frame bytes as the socket takes. All frames are identical, so the
+// outgoing stream is periodic and any slice of it is a slice of `frames`.
+static void flush_frames(conn_t *c) {
+  while (c->owed > 0) {
+    size_t start = c->send_off;
+    size_t len = frames_len - start;
+    if ((uint64_t)len > c->owed) len = (size_t)c->owed;
+    ssize_t n = send(c->fd, frames + start, len, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        set_events(c, 1);
+        return;
+      }
+      errors++;
+      conn_kill(c);
+      return;
+    }
+    c->owed -= (uint64_t)n;
+    c->send_off = (start + (size_t)n) % frame_len;
+    if ((size_t)n < len) {
+      set_events(c, 1);
+      return;
+    }
+  }
+  set_events(c, 0);
+}
+
+static int mode_echo_like;  // refill on echo
+static int mode_handshake;
+
+static const uint8_t close_frame[8] = {0x88, 0x82, 0x11, 0x22, 0x33, 0x44, 0x03 ^ 0x11, 0xe8 ^ 0x22};
+
+static void on_message(conn_t *c, uint64_t len) {
+  c->received++;
+  total_msgs++;
+  if (len != opt_size) bad_len++;
+  if (mode_echo_like) c->owed += frame_len;
+}
+
+static size_t header_need(const uint8_t *h) {
+  uint8_t l7 = h[1] & 0x7f;
+  return 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((h[1] & 0x80) ? 4 : 0);
+}
+
+// Returns 0 normally, 1 when a close frame header was seen.
+static int on_header(conn_t *c, const uint8_t *h) {
+  uint8_t op = h[0] & 0x0f;
+  uint8_t l7 = h[1] & 0x7f;
+  uint64_t len = l7;
+  if (l7 == 126) {
+    len = ((uint64_t)h[2] << 8) | h[3];
+  } else if (l7 == 127) {
+    len = 0;
+    for (int i = 0; i < 8; i++) len = (len << 8) | h[2 + i];
+  }
+  if (op == 8) {
+    closes_seen++;
+    return 1;
+  }
+  c->cur_len = (op == 0) ? c->cur_len + len : len;
+  c->count_when_done = (h[0] & 0x80) && op < 3;
+  c->skip = len;
+  if (len == 0 && c->count_when_done) {
+    c->count_when_done = 0;
+    on_message(c, c->cur_len);
+  }
+  return 0;
+}
+
+// Parse incoming frames: headers only, payloads skipped.
+static int parse(conn_t *c, const uint8_t *p, size_t n) {
+  while (n) {
+    if (c->skip) {
+      uint64_t k = c->skip < n ? c->skip : n;
+      c->skip -= k;
+      p += k;
+      n -= (size_t)k;
+      if (c->skip == 0 && c->count_when_done) {
+        c->count_when_done = 0;
+        on_message(c, c->cur_len);
+      }
+      continue;
+    }
+    if (c->plen == 0 && n >= 14) {
+      size_t need = header_need(p);
+      if (on_header(c, p)) return 1;
+      p += need;
+      n -= need;
+      continue;
+    }
+    while (c->plen < 2 && n) {
+      c->partial[c->plen++] = *p++;
+      n--;
+    }
+    if (c->plen < 2) return 0;
+    size_t need = header_need(c->partial);
+    while (c->plen < need && n) {
+      c->partial[c->plen++] = *p++;
+      n--;
+    }
+    if (c->plen < need) return 0;
+    c->plen = 0;
+    if (on_header(c, c->partial)) return 1;
+  }
+  return 0;
+}
+
+static uint64_t handshakes_done;
+static uint64_t upgrades_done;
+static int accepting_new = 1;
+
+static void handshake_cycle_done(conn_t *c) {
+  handshakes_done++;
+  conn_kill(c);
+  if (accepting_new) conn_start(c);
+}
+
+static void on_open(conn_t *c) {
+  upgrades_done++;
+  c->state = ST_OPEN;
+  if (mode_handshake) {
+    ssize_t n = send(c->fd, close_frame, sizeof close_frame, MSG_NOSIGNAL);
+    if (n != (ssize_t)sizeof close_frame) {
+      errors++;
+      conn_kill(c);
+      if (accepting_new) conn_start(c);
+      return;
+    }
+    c->state = ST_CLOSING;
+    set_events(c, 0);
+    return;
+  }
+  if (mode_echo_like) {
+    c->owed = (uint64_t)opt_window * frame_len;
+    c->send_off = 0;
+    flush_frames(c);
+  } else {
+    set_events(c, 0);
+  }
+}
+
+static void handle_writable(conn_t *c) {
+  if (c->state == ST_CONNECTING) {
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+      errno = err;
+      errors++;
+      conn_kill(c);
+      if (mode_handshake && accepting_new) conn_start(c);
+      return;
+    }
+    c->state = ST_UPGRADING;
+  }
+  if (c->state == ST_UPGRADING) {
+    while (c->req_sent < request_len) {
+      ssize_t n = send(c->fd, request + c->req_sent, request_len - c->req_sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN) return;
+        errors++;
+        conn_kill(c);
+        return;
+      }
+      c->req_sent += (size_t)n;
+    }
+    set_events(c, 0);
+    return;
+  }
+  if (c->state == ST_OPEN && mode_echo_like) flush_frames(c);
+}
+
+static void handle_readable(conn_t *c) {
+  ssize_t n = recv(c->fd, rbuf, sizeof rbuf, 0);
+  if (n <= 0) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (c->state == ST_CLOSING) {
+      handshake_cycle_done(c);
+      return;
+    }
+    errors++;
+    conn_kill(c);
+    if (mode_handshake && accepting_new) conn_start(c);
+    return;
+  }
+  total_bytes_in += (uint64_t)n;
+  const uint8_t *p = rbuf;
+  size_t len = (size_t)n;
+  if (c->state == ST_UPGRADING || c->state == ST_CONNECTING) {
+    size_t room = sizeof c->resp - 1 - c->resp_len;
+    size_t take = len < room ? len : room;
+    memcpy(c->resp + c->resp_len, p, take);
+    c->resp_len += take;
+    c->resp[c->resp_len] = 0;
+    char *end = strstr(c->resp, "\r\n\r\n");
+    if (!end) {
+      if (c->resp_len >= sizeof c->resp - 1) {
+        errors++;
+        conn_kill(c);
+      }
+      return;
+    }
+    if (strncmp(c->resp, "HTTP/1.1 101", 12) != 0) {
+      fprintf(stderr, "loadgen: upgrade refused: %.60s\n", c->resp);
+      errors++;
+      conn_kill(c);
+      if (mode_handshake && accepting_new) conn_start(c);
+      return;
+    }
+    size_t hdr = (size_t)(end + 4 - c->resp);
+    size_t consumed = hdr - (c->resp_len - take);  // bytes of this read that were headers
+    p += consumed;
+    len -= consumed;
+    on_open(c);
+    if (c->state == ST_DEAD) return;
+  }
+  if (len == 0) return;
+  if (parse(c, p, len)) {
+    // server sent a close frame
+    if (c->state == ST_CLOSING) {
+      handshake_cycle_done(c);
+    } else {
+      errors++;
+      conn_kill(c);
+    }
+    return;
+  }
+  if (mode_echo_like && c->owed) flush_frames(c);
+}
+
+static int poll_once(int timeout_ms) {
+  struct epoll_event evs[512];
+  int n = epoll_wait(ep, evs, 512, timeout_ms);
+  if (n < 0) {
+    if (errno == EINTR) return 0;
+    die("epoll_wait");
+  }
+  for (int i = 0; i < n; i++) {
+    conn_t *c = evs[i].data.ptr;
+    uint32_t e = evs[i].events;
+    if (c->state == ST_DEAD) continue;
+    if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+      if (c->state == ST_CONNECTING || (e & EPOLLOUT)) handle_writable(c);
+    }
+    if (c->state == ST_DEAD) continue;
+    if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) handle_readable(c);
+  }
+  return n;
+}
+
+static int count_state(int st) {
+  int k = 0;
+  for (int i = 0; i < nconns; i++) k += conns[i].state == st;
+  return k;
+}
+
+// Open all connections (at most `batch` upgrades pending at a time). Returns the number open.
+static int open_all(int batch, double deadline) {
+  int started = 0;
+  for (;;) {
+    int pending = 0, open = 0;
+    for (int i = 0; i < started; i++) {
+      int st = conns[i].state;
+      if (st == ST_CONNECTING || st == ST_UPGRADING) pending++;
+      if (st == ST_OPEN) open++;
+    }
+    while (started < nconns && pending < batch) {
+      conn_start(&conns[started++]);
+      pending++;
+    }
+    if (started == nconns && pending == 0) return open;
+    if (now_s() > deadline) return open;
+    poll_once(10);
+  }
+}
+
+static void build_frames(void) {
+  size_t hl = 2 + (opt_size < 126 ? 0 : opt_size < 65536 ? 2 : 8) + 4;
+  frame_len = hl + opt_size;
+  frames_len = frame_len * (size_t)(opt_window + 1);
+  frames = malloc(frames_len);
+  if (!frames) die("malloc frames");
+  uint8_t *f = frames;
+  const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  f[0] = 0x80 | (opt_text ? 1 : 2);
+  size_t i = 2;
+  if (opt_size < 126) {
+    f[1] = 0x80 | (uint8_t)opt_size;
+  } else if (opt_size < 65536) {
+    f[1] = 0x80 | 126;
+    f[2] = (uint8_t)(opt_size >> 8);
+    f[3] = (uint8_t)opt_size;
+    i = 4;
+  } else {
+    f[1] = 0x80 | 127;
+    for (int k = 0; k < 8; k++) f[2 + k] = (uint8_t)((uint64_t)opt_size >> (56 - 8 * k));
+    i = 10;
+  }
+  memcpy(f + i, mask, 4);
+  i += 4;
+  for (size_t k = 0; k < opt_size; k++) {
+    uint8_t b = opt_text ? (uint8_t)('a' + k % 26) : (uint8_t)(k * 31 + 7);
+    f[i + k] = b ^ mask[k & 3];
+  }
+  for (int w = 1; w <= opt_window; w++) memcpy(frames + (size_t)w * frame_len, frames, frame_len);
+}
+
+static uint64_t parse_size(const char *s) {
+  char *end;
+  double v = strtod(s, &end);
+  if (*end == 'k' || *end == 'K') v *= 1024;
+  if (*end == 'm' || *end == 'M') v *= 1024 * 1024;
+  return (uint64_t)v;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: loadgen <echo|hold|handshake> [options]\n");
+    return 2;
+  }
+  const char *mode = argv[1];
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : "";
+#define OPT(name) (strcmp(a, name) == 0 && ++i)
+    if (OPT("--host")) opt_host = v;
+    else if (OPT("--port")) opt_port = atoi(v);
+    else if (OPT("--path")) opt_path = v;
+    else if (OPT("--conns")) opt_conns = atoi(v);
+    else if (OPT("--window")) opt_window = atoi(v);
+    else if (OPT("--size")) opt_size = (size_t)parse_size(v);
+    else if (OPT("--warmup")) opt_warmup = atof(v);
+    else if (OPT("--duration")) opt_duration = atof(v);
+    else if (OPT("--concurrency")) opt_concurrency = atoi(v);
+    else if (OPT("--server-pid")) opt_server_pid = atoi(v);
+    else if (OPT("--timeout")) opt_timeout = atof(v);
+    else if (strcmp(a, "--text") == 0) opt_text = 1;
+    else {
+      fprintf(stderr, "loadgen: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  server_addr.sin_family = AF_INET;
+  server_addr.sin_port = htons((uint16_t)opt_port);
+  if (inet_pton(AF_INET, opt_host, &server_addr.sin_addr) != 1) {
+    fprintf(stderr, "loadgen: bad host %s\n", opt_host);
+    return 2;
+  }
+  request_len = (size_t)snprintf(request, sizeof request,
+                                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                                 "Connection: Upgrade\r\n"
+                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                 "Sec-WebSocket-Version: 13\r\n\r\n",
+                                 opt_path, opt_host, opt_port);
+  ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) die("epoll_create1");
+
+  if (strcmp(mode, "echo") == 0) {
+    mode_echo_like = 1;
+    build_frames();
+    nconns = opt_conns;
+    conns = calloc((size_t)nconns, sizeof *conns);
+    double t0 = now_s();
+    int open = open_all(nconns, t0 + opt_timeout);
+    if (open < nconns) {
+      printf("{\"mode\":\"echo\",\"error\":\"only %d of %d connections upgraded\"}\n", open, nconns);
+      return 1;
+    }
+    double t_open = now_s();
+    double warm_end = t_open + opt_warmup;
+    while (now_s() < warm_end) poll_once(20);
+    uint64_t m0 = total_msgs, b0 = total_bytes_in;
+    double c0 = self_cpu_s(), s0 = proc_cpu_s(opt_server_pid), ts = now_s();
+    double end = ts + opt_duration;
+    while (now_s() < end) poll_once(20);
+    double te = now_s();
+    uint64_t m1 = total_msgs, b1 = total_bytes_in;
+    double c1 = self_cpu_s(), s1 = proc_cpu_s(opt_server_pid);
+    double secs = te - ts;
+    uint64_t minr = UINT64_MAX, maxr = 0;
+    for (int i = 0; i < nconns; i++) {
+      if (conns[i].received < minr) minr = conns[i].received;
+      if (conns[i].received > maxr) maxr = conns[i].received;
+    }
+    printf("{\"mode\":\"echo\",\"size\":%zu,\"conns\":%d,\"window\":%d,\"text\":%s,"
+           "\"seconds\":%.4f,\"messages\":%llu,\"msgs_per_sec\":%.1f,\"mib_per_sec_in\":%.2f,"
+           "\"loadgen_cpu\":%.3f,\"server_cpu\":%.3f,\"conns_alive\":%d,"
+           "\"min_conn_msgs\":%llu,\"max_conn_msgs\":%llu,\"errors\":%llu,\"bad_len\":%llu,"
+           "\"closes\":%llu,\"connect_seconds\":%.3f}\n",
+           opt_size, nconns, opt_window, opt_text ? "true" : "false", secs,
+           (unsigned long long)(m1 - m0), (double)(m1 - m0) / secs,
+           (double)(b1 - b0) / secs / 1048576.0, (c1 - c0) / secs,
+           (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, count_state(ST_OPEN),
+           (unsigned long long)minr, (unsigned long long)maxr, (unsigned long long)errors,
+           (unsigned long long)bad_len, (unsigned long long)closes_seen, t_open - t0);
+    return 0;
+  }
+
+  if (strcmp(mode, "hold") == 0) {
+    nconns = opt_conns;
+    conns = calloc((size_t)nconns, sizeof *conns);
+    double t0 = now_s();
+    int open = open_all(opt_concurrency > 0 ? opt_concurrency : 256, t0 + opt_timeout);
+    double t1 = now_s();
+    printf("held %d\n", open);
+    fflush(stdout);
+    // Keep draining (pings etc.) until stdin closes or the timeout passes.
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
+    double deadline = now_s() + opt_timeout;
+    int done = 0;
+    while (!done && now_s() < deadline) {
+      struct epoll_event evs[256];
+      int n = epoll_wait(ep, evs, 256, 100);
+      for (int i = 0; i < n; i++) {
+        conn_t *c = evs[i].data.ptr;
+        if (!c) {
+          char tmp[256];
+          ssize_t r = read(0, tmp, sizeof tmp);
+          if (r <= 0) done = 1;
+          continue;
+        }
+        if (c->state == ST_DEAD) continue;
+        ssize_t r = recv(c->fd, rbuf, sizeof rbuf, 0);
+        if (r == 0 || (r < 0 && errno != EAGAIN)) conn_kill(c);
+      }
+    }
+    printf("{\"mode\":\"hold\",\"requested\":%d,\"opened\":%d,\"still_open\":%d,"
+           "\"open_seconds\":%.3f,\"errors\":%llu}\n",
+           nconns, open, count_state(ST_OPEN), t1 - t0, (unsigned long long)errors);
+    return 0;
+  }
+
+  if (strcmp(mode, "handshake") == 0) {
+    mode_handshake = 1;
+    nconns = opt_concurrency;
+    conns = calloc((size_t)nconns, sizeof *conns);
+    for (int i = 0; i < nconns; i++) conn_start(&conns[i]);
+    double warm_end = now_s() + opt_warmup;
+    while (now_s() < warm_end) poll_once(20);
+    uint64_t h0 = handshakes_done, u0 = upgrades_done, e0 = errors;
+    double c0 = self_cpu_s(), s0 = proc_cpu_s(opt_server_pid), ts = now_s();
+    double end = ts + opt_duration;
+    while (now_s() < end) poll_once(20);
+    double te = now_s();
+    uint64_t h1 = handshakes_done, u1 = upgrades_done, e1 = errors;
+    double c1 = self_cpu_s(), s1 = proc_cpu_s(opt_server_pid);
+    double secs = te - ts;
+    printf("{\"mode\":\"handshake\",\"concurrency\":%d,\"seconds\":%.4f,\"cycles\":%llu,"
+           "\"cycles_per_sec\":%.1f,\"upgrades_per_sec\":%.1f,\"loadgen_cpu\":%.3f,"
+           "\"server_cpu\":%.3f,\"errors\":%llu}\n",
+           nconns, secs, (unsigned long long)(h1 - h0), (double)(h1 - h0) / secs,
+           (double)(u1 - u0) / secs, (c1 - c0) / secs,
+           (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, (unsigned long long)(e1 - e0));
+    return 0;
+  }
+
+  fprintf(stderr, "loadgen: unknown mode %s\n", mode);
+  return 2;
+}

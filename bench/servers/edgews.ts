@@ -1,0 +1,20 @@
+// edgews echo server. The SAME file runs on Deno and on Bun:
+//   deno run -A bench/servers/edgews.ts
+//   bun bench/servers/edgews.ts
+// (PORT env var, default 9001). Prints `listening <port>` once bound.
+import process from "node:process";
+import { serve } from "../../mod.ts";
+
+const server = serve({
+  hostname: "127.0.0.1",
+  port: Number(process.env.PORT ?? 9001),
+  websocket: {
+    message(ws, data) {
+      ws.send(data);
+    },
+  },
+});
+
+const { port } = await server.listening;
+console.log(`listening ${port}`);
+await server.finished;
