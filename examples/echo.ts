@@ -1,0 +1,40 @@
+/**
+ * Echo server: every message comes back as it came (text as text, binary as binary), and `/`
+ * serves a small page to try it from a browser.
+ *
+ *   deno run --allow-net --allow-env examples/echo.ts
+ *   bun run examples/echo.ts
+ *
+ * PORT sets the port (default 8080). Ctrl-C shuts down gracefully.
+ * @module
+ */
+
+import process from "node:process";
+import { serve } from "../mod.ts";
+import { env } from "./_env.ts";
+import { ECHO_PAGE } from "./echo_page.ts";
+
+const server = serve({
+  hostname: "127.0.0.1",
+  port: Number(env("PORT") ?? 8080),
+  fetch(request) {
+    const { pathname } = new URL(request.url);
+    if (pathname !== "/") return new Response("Not found\n", { status: 404 });
+    return new Response(ECHO_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } });
+  },
+  websocket: {
+    message(ws, message) {
+      ws.send(message);
+    },
+  },
+});
+
+console.log(
+  `echo server on ws://${server.hostname}:${server.port}/ (page at http://${server.hostname}:${server.port}/)`,
+);
+
+process.on("SIGINT", async () => {
+  console.log("shutting down");
+  await server.shutdown();
+  process.exit(0);
+});

@@ -1,0 +1,46 @@
+/**
+ * edgews: a conformant WebSocket (RFC 6455) server for Deno and Bun, from one source tree.
+ *
+ * ```ts
+ * import { serve } from "@edgews/edgews";
+ *
+ * const server = serve({
+ *   port: 8080,
+ *   websocket: {
+ *     open(ws) { ws.send("hello"); },
+ *     message(ws, message) { ws.send(message); },
+ *     close(ws, code, reason) { console.log("closed", code, reason); },
+ *   },
+ * });
+ * await server.finished;
+ * ```
+ *
+ * Messages arrive as `string` (text) or `Uint8Array` (binary). Code that prefers to pull leaves
+ * out `message` and iterates: `for await (const message of ws) { ... }`.
+ *
+ * @module
+ */
+
+export { serve } from "./src/runtime/serve.ts";
+export {
+  type RequestInfo,
+  type ServeOptions,
+  type ShutdownOptions,
+  type UpgradeInfo,
+  type UpgradeOptions,
+  type UpgradeResult,
+  WebSocketServer,
+} from "./src/server.ts";
+export {
+  type CloseInfo,
+  type ConnectionOptions,
+  DEFAULT_CONNECTION_OPTIONS,
+  type Message,
+  ReadyState,
+  type SendData,
+  type SendStatus,
+  WebSocketConnection,
+  type WebSocketHandler,
+} from "./src/connection.ts";
+export { CloseCode, isValidCloseCode } from "./src/protocol/close_codes.ts";
+export type { NetAddress, TlsCertificate } from "./src/transport.ts";

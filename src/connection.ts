@@ -1,0 +1,584 @@
+/**
+ * One open WebSocket over a {@link Transport}: the Web Streams side of the library. It feeds the
+ * bytes it reads to the sans-I/O {@link Receiver}, batches the frames it sends into one write per
+ * turn of the event loop, runs the closing handshake with its timeout, and calls the
+ * application's handlers. The same class serves the server and the client end.
+ * @module
+ */
+
+import { CloseCode } from "./protocol/close_codes.ts";
+import { encodeClosePayload } from "./protocol/close_frame.ts";
+import { firstHeaderByte, frameHeaderLength, writeFrame } from "./protocol/frame_encoder.ts";
+import { Opcode } from "./protocol/opcodes.ts";
+import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
+import type { NetAddress, Transport } from "./transport.ts";
+
+/** A message as the application sees it: text as a string, binary as bytes. */
+export type Message = string | Uint8Array;
+
+/** What `send` accepts: text, or bytes in any of the usual shapes. */
+export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/**
+ * What happened to a message handed to `send`:
+ * - `"sent"`: queued for the socket, and the send buffer is under `backpressureLimit`;
+ * - `"backpressure"`: queued, but the buffer is now over the limit — wait for `drain`
+ *   (or `drained()`) before sending more;
+ * - `"dropped"`: not sent, because the connection is no longer open.
+ */
+export type SendStatus = "sent" | "backpressure" | "dropped";
+
+/** The WHATWG `readyState` values. */
+export const ReadyState = {
+  /** The handshake has not finished. */
+  Connecting: 0,
+  /** Messages can be sent and received. */
+  Open: 1,
+  /** A close frame has been sent or received; the handshake is finishing. */
+  Closing: 2,
+  /** The connection is closed. */
+  Closed: 3,
+} as const;
+
+/** One of the {@link ReadyState} values. */
+export type ReadyState = typeof ReadyState[keyof typeof ReadyState];
+
+/** How a connection ended. */
+export interface CloseInfo {
+  /**
+   * The close code: the peer's (or 1005 when its close frame had none) after a closing
+   * handshake, the code this end sent after a protocol error, 1006 when the connection dropped.
+   */
+  code: number;
+  /** The close reason that went with the code. */
+  reason: string;
+  /** True when both close frames were exchanged before the socket closed. */
+  wasClean: boolean;
+}
+
+/**
+ * Callbacks for connection events: the fast, push-style API. Every callback may be async; an
+ * error it throws (or a promise it rejects) goes to `error` and closes that connection with 1011.
+ */
+export interface WebSocketHandler<T = undefined> {
+  /** The connection is open and can send. */
+  open?(ws: WebSocketConnection<T>): void | Promise<void>;
+  /**
+   * A message arrived. Without this callback, messages are queued for
+   * `for await (const message of ws)` instead (the pull-style API).
+   */
+  message?(ws: WebSocketConnection<T>, message: Message): void | Promise<void>;
+  /** The send buffer has emptied after `send` returned `"backpressure"`. */
+  drain?(ws: WebSocketConnection<T>): void | Promise<void>;
+  /** A ping arrived (it has already been answered with a pong). */
+  ping?(ws: WebSocketConnection<T>, payload: Uint8Array): void | Promise<void>;
+  /** A pong arrived. */
+  pong?(ws: WebSocketConnection<T>, payload: Uint8Array): void | Promise<void>;
+  /** The connection is closed. Called exactly once per opened connection. */
+  close?(ws: WebSocketConnection<T>, code: number, reason: string): void | Promise<void>;
+  /** An application callback threw. The connection is closed with 1011. */
+  error?(ws: WebSocketConnection<T>, error: unknown): void | Promise<void>;
+}
+
+/** Limits and timers of one connection; servers and clients share them. */
+export interface ConnectionOptions {
+  /** Largest message accepted, summed across fragments; larger ones close with 1009. */
+  maxPayload?: number;
+  /** Most fragments one message may have; more close with 1009. */
+  maxFragments?: number;
+  /** How long to wait for the peer's close frame after sending ours, in ms. */
+  closeTimeout?: number;
+  /** Send-buffer size above which `send` returns `"backpressure"`, in bytes. */
+  backpressureLimit?: number;
+  /** In the pull-style API, how many unread messages to queue before pausing reads. */
+  messageQueueLength?: number;
+}
+
+/** The defaults of {@link ConnectionOptions}. */
+export const DEFAULT_CONNECTION_OPTIONS: Readonly<Required<ConnectionOptions>> = {
+  // 64 MiB: above Bun's 16 MiB and the conformance suite's largest message (16 MiB).
+  maxPayload: 64 * 1024 * 1024,
+  // The conformance suite sends 4 MiB in 64-byte fragments (65,536 of them); allow twice that.
+  maxFragments: 131_072,
+  closeTimeout: 10_000,
+  backpressureLimit: 1024 * 1024,
+  messageQueueLength: 16,
+};
+
+/** Everything a connection is created with; assembled by the server or the client. */
+export interface ConnectionInit<T> {
+  /** The socket, already past the HTTP handshake. */
+  transport: Transport;
+  /** The transport's reader, already used by the handshake. */
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** The transport's writer, already used by the handshake. */
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** "server" (expects masked frames, never masks) or "client" (the reverse). */
+  role: "server" | "client";
+  /** The negotiated subprotocol, or "". */
+  protocol: string;
+  /** The negotiated extensions header, or "". */
+  extensions: string;
+  /** Per-connection application data. */
+  data: T;
+  /** The application's callbacks. */
+  handler: WebSocketHandler<T>;
+  /** Limits and timers, already merged with the defaults. */
+  options: Required<ConnectionOptions>;
+}
+
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+/** Frames up to this size are copied into the shared batch; larger ones get their own write. */
+const BATCH_FRAME_LIMIT = 64 * 1024;
+const MIN_BATCH_CAPACITY = 4 * 1024;
+const MAX_BATCH_CAPACITY = 256 * 1024;
+
+/** An open WebSocket, on either end. */
+export class WebSocketConnection<T = undefined> implements AsyncIterable<Message> {
+  /** The subprotocol both ends agreed on, or "" for none. */
+  readonly protocol: string;
+  /** The extensions both ends agreed on (the `Sec-WebSocket-Extensions` response), or "". */
+  readonly extensions: string;
+  /** The peer's address. */
+  readonly remoteAddress: NetAddress;
+  /** Per-connection application data, as attached at the upgrade. */
+  data: T;
+  /** A promise that settles with how the connection ended, once it has. */
+  readonly closed: Promise<CloseInfo>;
+
+  readonly #role: "server" | "client";
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #handler: WebSocketHandler<T>;
+  readonly #options: Required<ConnectionOptions>;
+  readonly #receiver: Receiver;
+  #state: ReadyState = ReadyState.Open;
+  #resolveClosed!: (info: CloseInfo) => void;
+
+  // Closing handshake.
+  #closeSent = false;
+  #closeReceived: { code: number; reason: string } | null = null;
+  #failure: { code: number; reason: string } | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #transportClosing = false;
+
+  // Sending: frames queued in #batch until the end of the current task, then one write.
+  #batch: Uint8Array | null = null;
+  #batchLength = 0;
+  #batchCapacity = MIN_BATCH_CAPACITY;
+  #flushScheduled = false;
+  /** Sizes of writes handed to the writer and not yet done, oldest first. */
+  readonly #writesInFlight: number[] = [];
+  #bytesInFlight = 0;
+  #needsDrain = false;
+  #drainWaiters: Array<() => void> = [];
+  readonly #flushBound = () => this.#flush();
+  readonly #onWrittenBound = () => this.#onWritten();
+  readonly #onWriteFailedBound = () => this.#onTransportEnded();
+
+  // Pull-style API.
+  #messages: ReadableStream<Message> | null = null;
+  #messageController: ReadableStreamDefaultController<Message> | null = null;
+  #resumeReading: (() => void) | null = null;
+
+  /** @internal Created by the server or the client once the handshake has succeeded. */
+  constructor(init: ConnectionInit<T>) {
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.remoteAddress = init.transport.remoteAddress;
+    this.data = init.data;
+    this.#role = init.role;
+    this.#reader = init.reader;
+    this.#writer = init.writer;
+    this.#handler = init.handler;
+    this.#options = init.options;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#receiver = new Receiver(this.#receiverHandler(), {
+      expectMasked: init.role === "server",
+      maxPayload: init.options.maxPayload,
+      maxFragments: init.options.maxFragments,
+    });
+    if (init.handler.message === undefined) this.#createMessageStream();
+  }
+
+  /** The WHATWG ready state: 1 open, 2 closing, 3 closed. */
+  get readyState(): ReadyState {
+    return this.#state;
+  }
+
+  /** Bytes handed to `send` (and friends) that the socket has not taken yet. */
+  get bufferedAmount(): number {
+    return this.#batchLength + this.#bytesInFlight;
+  }
+
+  /**
+   * Messages as a stream, for code that prefers to pull. Only when the handler has no `message`
+   * callback; it closes when the connection does. Reading from the peer pauses while
+   * `messageQueueLength` messages wait unread.
+   */
+  get readable(): ReadableStream<Message> {
+    if (this.#messages === null) {
+      throw new TypeError(
+        "messages go to the handler's message callback; there is no stream to read",
+      );
+    }
+    return this.#messages;
+  }
+
+  /** Iterates over incoming messages until the connection closes (the pull-style API). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
+    const reader = this.readable.getReader();
+    try {
+      while (true) {
+        const next = await reader.read();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /** Sends a text message (for a string) or a binary message (for bytes). */
+  send(data: SendData): SendStatus {
+    if (typeof data === "string") return this.#sendData(Opcode.Text, encoder.encode(data));
+    return this.#sendData(Opcode.Binary, toBytes(data));
+  }
+
+  /** Sends a text message. */
+  sendText(text: string): SendStatus {
+    return this.#sendData(Opcode.Text, encoder.encode(text));
+  }
+
+  /** Sends a binary message. */
+  sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView): SendStatus {
+    return this.#sendData(Opcode.Binary, toBytes(data));
+  }
+
+  /** Sends a ping (at most 125 bytes of payload); the peer answers with a pong. */
+  ping(payload: SendData = EMPTY): SendStatus {
+    return this.#sendControl(Opcode.Ping, payload);
+  }
+
+  /** Sends an unsolicited pong (at most 125 bytes of payload), e.g. as a one-way heartbeat. */
+  pong(payload: SendData = EMPTY): SendStatus {
+    return this.#sendControl(Opcode.Pong, payload);
+  }
+
+  /**
+   * Starts the closing handshake: sends a close frame and waits up to `closeTimeout` for the
+   * peer's, then closes the socket. Without a code the close frame is empty (the peer sees 1005).
+   * Throws a RangeError for a code that may not be sent (1004–1006, 1015, below 1000, 1016–2999,
+   * 5000 and up) or a reason over 123 UTF-8 bytes. Does nothing once closing has begun.
+   */
+  close(code?: number, reason?: string): void {
+    const payload = encodeClosePayload(code, reason);
+    if (this.#state !== ReadyState.Open) return;
+    this.#state = ReadyState.Closing;
+    this.#sendCloseFrame(payload);
+    this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
+  }
+
+  /** Drops the connection at once, without a closing handshake. The close code is 1006. */
+  terminate(): void {
+    if (this.#state === ReadyState.Closed) return;
+    this.#receiver.stop();
+    this.#transportClosing = true;
+    this.#writer.abort().catch(ignore);
+    this.#reader.cancel().catch(ignore);
+    this.#onTransportEnded();
+  }
+
+  /** Resolves when everything sent so far has been taken by the socket, or the connection ended. */
+  drained(): Promise<void> {
+    if (this.bufferedAmount === 0 || this.#state === ReadyState.Closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** @internal Starts reading, with bytes that arrived together with the handshake. */
+  start(leftover: Uint8Array): void {
+    this.#call(this.#handler.open);
+    if (leftover.length > 0 && this.#state !== ReadyState.Closed) this.#receiver.push(leftover);
+    this.#readLoop();
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (true) {
+        const { value, done } = await this.#reader.read();
+        if (done) break;
+        if (!this.#receiver.stopped) this.#receiver.push(value);
+        if (this.#resumeReading === null && this.#messageQueueIsFull()) {
+          // Pull-style API and nobody is reading: stop reading from the socket until they do.
+          await new Promise<void>((resolve) => this.#resumeReading = resolve);
+        }
+      }
+    } catch {
+      // A read error is the end of the transport, handled below like an end of stream.
+    }
+    this.#onTransportEnded();
+  }
+
+  #receiverHandler(): ReceiverHandler {
+    return {
+      onMessage: (message) => this.#onMessage(message),
+      onPing: (payload) => {
+        if (!this.#closeSent) this.#queueFrame(Opcode.Pong, payload, true);
+        this.#call(this.#handler.ping, payload);
+      },
+      onPong: (payload) => this.#call(this.#handler.pong, payload),
+      onClose: (code, reason) => this.#onCloseFrame(code, reason),
+      onProtocolError: (code, reason) => this.#fail(code, reason),
+    };
+  }
+
+  #onMessage(message: Message): void {
+    if (this.#state !== ReadyState.Open) return; // data after our close frame is discarded
+    if (this.#messageController !== null) this.#messageController.enqueue(message);
+    else this.#call(this.#handler.message, message);
+  }
+
+  #messageQueueIsFull(): boolean {
+    const controller = this.#messageController;
+    return controller !== null && this.#state === ReadyState.Open &&
+      (controller.desiredSize ?? 1) <= 0;
+  }
+
+  #createMessageStream(): void {
+    this.#messages = new ReadableStream<Message>({
+      start: (controller) => {
+        this.#messageController = controller;
+      },
+      pull: () => {
+        const resume = this.#resumeReading;
+        this.#resumeReading = null;
+        resume?.();
+      },
+    }, { highWaterMark: this.#options.messageQueueLength });
+  }
+
+  #onCloseFrame(code: number, reason: string): void {
+    this.#closeReceived = { code, reason };
+    if (!this.#closeSent) {
+      // Echo the code, as RFC 6455 §5.5.1 suggests; an empty close is answered with an empty one.
+      this.#state = ReadyState.Closing;
+      this.#sendCloseFrame(
+        code === CloseCode.NoStatusReceived ? EMPTY : encodeClosePayload(code),
+      );
+    }
+    // Both close frames are exchanged. The server closes TCP first (RFC 6455 §7.1.1); a client
+    // waits for it, up to the close timeout.
+    if (this.#role === "server") this.#closeTransport();
+    else {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
+    }
+  }
+
+  /** _Fail the WebSocket Connection_: send a close frame with the code, then close the socket. */
+  #fail(code: number, reason: string): void {
+    if (this.#state === ReadyState.Closed) return;
+    this.#receiver.stop();
+    if (this.#failure === null) this.#failure = { code, reason };
+    this.#state = ReadyState.Closing;
+    if (!this.#closeSent) this.#sendCloseFrame(encodeClosePayload(code, truncateReason(reason)));
+    this.#closeTransport();
+  }
+
+  /** Closes the socket once everything queued has been written. */
+  #closeTransport(): void {
+    if (this.#transportClosing) return;
+    this.#transportClosing = true;
+    this.#flush();
+    this.#writer.close().catch(ignore).finally(() => this.#onTransportEnded());
+  }
+
+  #onTransportEnded(): void {
+    if (this.#state === ReadyState.Closed) return;
+    this.#state = ReadyState.Closed;
+    clearTimeout(this.#closeTimer);
+    this.#receiver.stop();
+    if (!this.#transportClosing) {
+      this.#transportClosing = true;
+      this.#writer.abort().catch(ignore);
+    }
+    this.#reader.cancel().catch(ignore);
+    this.#batch = null;
+    this.#batchLength = 0;
+    const info = this.#closeInfo();
+    const controller = this.#messageController;
+    if (controller !== null) {
+      this.#messageController = null;
+      try {
+        controller.close();
+      } catch {
+        // Already cancelled by the reader.
+      }
+    }
+    const resume = this.#resumeReading;
+    this.#resumeReading = null;
+    resume?.();
+    for (const wake of this.#drainWaiters.splice(0)) wake();
+    this.#resolveClosed(info);
+    this.#call(this.#handler.close, info.code, info.reason);
+  }
+
+  #closeInfo(): CloseInfo {
+    if (this.#failure !== null) return { ...this.#failure, wasClean: false };
+    if (this.#closeReceived !== null) {
+      return { ...this.#closeReceived, wasClean: this.#closeSent };
+    }
+    return { code: CloseCode.AbnormalClosure, reason: "", wasClean: false };
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  #sendData(opcode: number, payload: Uint8Array): SendStatus {
+    if (this.#state !== ReadyState.Open) return "dropped";
+    this.#queueFrame(opcode, payload, true);
+    if (this.bufferedAmount > this.#options.backpressureLimit) {
+      this.#needsDrain = true;
+      return "backpressure";
+    }
+    return "sent";
+  }
+
+  #sendControl(opcode: number, data: SendData): SendStatus {
+    const payload = typeof data === "string" ? encoder.encode(data) : toBytes(data);
+    if (payload.length > 125) throw new RangeError("control frame payloads are at most 125 bytes");
+    return this.#sendData(opcode, payload);
+  }
+
+  #sendCloseFrame(payload: Uint8Array): void {
+    this.#closeSent = true;
+    this.#queueFrame(Opcode.Close, payload, true);
+    this.#flush();
+  }
+
+  #queueFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+    if (this.#transportClosing) return;
+    const mask = this.#role === "client" ? randomMask() : null;
+    const size = frameHeaderLength(payload.length, mask !== null) + payload.length;
+    const firstByte = firstHeaderByte(fin, false, opcode);
+    if (size > BATCH_FRAME_LIMIT) {
+      // Large frames get their own buffer (written after whatever is batched before them).
+      this.#flush();
+      const frame = new Uint8Array(size);
+      writeFrame(frame, 0, firstByte, payload, mask);
+      this.#write(frame);
+      return;
+    }
+    if (this.#batch === null || this.#batchLength + size > this.#batch.length) {
+      this.#flush();
+      this.#batch = new Uint8Array(Math.max(this.#batchCapacity, size));
+    }
+    this.#batchLength = writeFrame(this.#batch, this.#batchLength, firstByte, payload, mask);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushBound);
+    }
+  }
+
+  /** Hands the batch to the socket as one write. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#batch;
+    if (batch === null || this.#batchLength === 0) return;
+    const length = this.#batchLength;
+    // The writer may hold the bytes until the socket takes them, so the buffer is handed over
+    // and the next batch gets a new one, sized after this one.
+    this.#batch = null;
+    this.#batchLength = 0;
+    this.#batchCapacity = Math.min(MAX_BATCH_CAPACITY, Math.max(MIN_BATCH_CAPACITY, length * 2));
+    this.#write(batch.subarray(0, length));
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#writesInFlight.push(bytes.length);
+    this.#bytesInFlight += bytes.length;
+    this.#writer.write(bytes).then(this.#onWrittenBound, this.#onWriteFailedBound);
+  }
+
+  #onWritten(): void {
+    this.#bytesInFlight -= this.#writesInFlight.shift() ?? 0;
+    if (this.bufferedAmount > 0) return;
+    for (const wake of this.#drainWaiters.splice(0)) wake();
+    if (this.#needsDrain) {
+      this.#needsDrain = false;
+      if (this.#state === ReadyState.Open) this.#call(this.#handler.drain);
+    }
+  }
+
+  // ------------------------------------------------------- application calls
+
+  /**
+   * Calls an application callback. What it throws, or the promise it rejects, is reported to the
+   * `error` callback and closes this connection with 1011; it never reaches the server.
+   */
+  #call<A extends unknown[]>(
+    callback: ((ws: WebSocketConnection<T>, ...args: A) => unknown) | undefined,
+    ...args: A
+  ): void {
+    if (callback === undefined) return;
+    try {
+      const result = callback.call(this.#handler, this, ...args);
+      if (result instanceof Promise) result.catch((error) => this.#onApplicationError(error));
+    } catch (error) {
+      this.#onApplicationError(error);
+    }
+  }
+
+  #onApplicationError(error: unknown): void {
+    const report = this.#handler.error;
+    if (report === undefined) {
+      console.error("edgews: a WebSocket handler threw; closing that connection with 1011:", error);
+    } else {
+      try {
+        const result = report.call(this.#handler, this, error);
+        if (result instanceof Promise) {
+          result.catch((e) => console.error("edgews: error handler threw:", e));
+        }
+      } catch (secondary) {
+        console.error("edgews: error handler threw:", secondary);
+      }
+    }
+    if (this.#state === ReadyState.Open || this.#state === ReadyState.Closing) {
+      this.#fail(CloseCode.InternalError, "internal error");
+    }
+  }
+}
+
+function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new TypeError("send() takes a string, an ArrayBuffer or an ArrayBufferView");
+}
+
+/** A close reason must fit in 123 UTF-8 bytes; protocol error texts are ASCII and short. */
+function truncateReason(reason: string): string {
+  return reason.length <= 123 ? reason : reason.slice(0, 123);
+}
+
+// Masks for client frames come from a pool of random bytes, refilled 4 KiB at a time, so a
+// client does not call into the random number generator for every frame.
+const MASK_POOL_SIZE = 4096;
+const maskPool = new Uint8Array(MASK_POOL_SIZE);
+let maskPoolOffset = MASK_POOL_SIZE;
+
+function randomMask(): Uint8Array {
+  if (maskPoolOffset === MASK_POOL_SIZE) {
+    crypto.getRandomValues(maskPool);
+    maskPoolOffset = 0;
+  }
+  const mask = maskPool.subarray(maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
+  return mask;
+}
+
+function ignore(): void {}

@@ -1,0 +1,250 @@
+/**
+ * The receiving half of the protocol, sans I/O: bytes in, messages and control events out. It
+ * applies every rule RFC 6455 sets on what a peer sends (masking, reserved bits and opcodes,
+ * control frames, fragmentation, UTF-8, close payloads) and the size limits, and maps each
+ * failure to its close code in one place. After a failure or a close frame it reads nothing more.
+ * @module
+ */
+
+import { CloseCode } from "./close_codes.ts";
+import { parseClosePayload } from "./close_frame.ts";
+import { FrameParser, type FrameSink } from "./frame_parser.ts";
+import { isControlOpcode, isKnownOpcode, Opcode } from "./opcodes.ts";
+
+/** What the receiver reports. The connection layer implements it. */
+export interface ReceiverHandler {
+  /** A complete text (string) or binary (Uint8Array) message. */
+  onMessage(data: string | Uint8Array): void;
+  /** A ping; the connection answers it with a pong carrying the same payload. */
+  onPing(payload: Uint8Array): void;
+  /** A pong, solicited or not. */
+  onPong(payload: Uint8Array): void;
+  /** A valid close frame; 1005 when it carried no code. Nothing is read after it. */
+  onClose(code: number, reason: string): void;
+  /** The peer broke a rule or a limit; close with `code`. Nothing is read after it. */
+  onProtocolError(code: number, reason: string): void;
+}
+
+/** Limits and role for a {@link Receiver}. */
+export interface ReceiverOptions {
+  /** True on the server: client frames must be masked. False on the client: server frames must not. */
+  expectMasked: boolean;
+  /** Largest message accepted, in bytes, summed across fragments. */
+  maxPayload: number;
+  /** Most fragments (frames) one message may have. */
+  maxFragments: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Turns a byte stream from the peer into messages and control events. */
+export class Receiver implements FrameSink {
+  readonly #handler: ReceiverHandler;
+  readonly #expectMasked: boolean;
+  readonly #maxPayload: number;
+  readonly #maxFragments: number;
+  readonly #parser: FrameParser;
+  /** Validates and decodes text as it arrives; the streaming mode fails on the first bad byte. */
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+
+  // The frame being read.
+  #frameOpcode = 0;
+  #frameFin = false;
+  /** Bytes of the current text frame already run through the decoder (frames spanning chunks). */
+  #frameDecoded = 0;
+
+  // The fragmented message being assembled; #messageOpcode is 0 when none is.
+  #messageOpcode = 0;
+  #messageLength = 0;
+  #fragments = 0;
+  #binaryParts: Uint8Array[] = [];
+  #textParts: string[] = [];
+
+  /** Creates a receiver reporting to `handler`. */
+  constructor(handler: ReceiverHandler, options: ReceiverOptions) {
+    this.#handler = handler;
+    this.#expectMasked = options.expectMasked;
+    this.#maxPayload = options.maxPayload;
+    this.#maxFragments = options.maxFragments;
+    this.#parser = new FrameParser(this);
+  }
+
+  /** Whether the receiver has stopped reading (after a close frame or a protocol error). */
+  get stopped(): boolean {
+    return this.#parser.stopped;
+  }
+
+  /** Feeds bytes received from the peer. */
+  push(chunk: Uint8Array): void {
+    this.#parser.push(chunk);
+  }
+
+  /** Stops reading and drops any partial message. */
+  stop(): void {
+    this.#parser.stop();
+    this.#binaryParts = [];
+    this.#textParts = [];
+  }
+
+  /** @internal Part of {@link FrameSink}. */
+  onFrameHeader(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    masked: boolean,
+    length: number,
+  ): boolean {
+    if (rsv !== 0) {
+      return this.#fail(CloseCode.ProtocolError, "reserved bits set without an extension");
+    }
+    if (!isKnownOpcode(opcode)) {
+      return this.#fail(CloseCode.ProtocolError, `reserved opcode ${opcode}`);
+    }
+    if (masked !== this.#expectMasked) {
+      return this.#fail(
+        CloseCode.ProtocolError,
+        masked ? "server frames must not be masked" : "client frames must be masked",
+      );
+    }
+    if (isControlOpcode(opcode)) {
+      if (!fin) return this.#fail(CloseCode.ProtocolError, "fragmented control frame");
+      if (length > 125) return this.#fail(CloseCode.ProtocolError, "control frame over 125 bytes");
+    } else if (opcode === Opcode.Continuation) {
+      if (this.#messageOpcode === 0) {
+        return this.#fail(
+          CloseCode.ProtocolError,
+          "continuation frame without a message to continue",
+        );
+      }
+      if (++this.#fragments > this.#maxFragments) {
+        return this.#fail(
+          CloseCode.MessageTooBig,
+          `message has more than ${this.#maxFragments} fragments`,
+        );
+      }
+    } else if (this.#messageOpcode !== 0) {
+      return this.#fail(
+        CloseCode.ProtocolError,
+        "new message started before the previous one ended",
+      );
+    }
+    if (!isControlOpcode(opcode) && this.#messageLength + length > this.#maxPayload) {
+      return this.#fail(CloseCode.MessageTooBig, `message exceeds ${this.#maxPayload} bytes`);
+    }
+    this.#frameOpcode = opcode;
+    this.#frameFin = fin;
+    this.#frameDecoded = 0;
+    return true;
+  }
+
+  /** @internal Part of {@link FrameSink}. */
+  onFramePart(payload: Uint8Array, received: number): boolean {
+    // Text is checked as it arrives so that a bad byte ends the connection at once, not when the
+    // (possibly huge, possibly never finished) frame is complete.
+    if (this.#isTextFrame()) {
+      if (!this.#decodeText(payload.subarray(this.#frameDecoded, received), true)) return false;
+      this.#frameDecoded = received;
+    }
+    return true;
+  }
+
+  /** @internal Part of {@link FrameSink}. */
+  onFrame(payload: Uint8Array): boolean {
+    const opcode = this.#frameOpcode;
+    if (isControlOpcode(opcode)) return this.#onControlFrame(opcode, payload);
+
+    if (opcode !== Opcode.Continuation && this.#frameFin && this.#frameDecoded === 0) {
+      // An unfragmented message that arrived whole: the fast path, no assembly.
+      if (opcode === Opcode.Binary) {
+        this.#handler.onMessage(payload);
+        return !this.#parser.stopped;
+      }
+      let text: string;
+      try {
+        text = this.#decoder.decode(payload);
+      } catch {
+        return this.#fail(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+      }
+      this.#handler.onMessage(text);
+      return !this.#parser.stopped;
+    }
+
+    if (opcode !== Opcode.Continuation) {
+      this.#messageOpcode = opcode;
+      this.#fragments = 1;
+    }
+    this.#messageLength += payload.length;
+    if (this.#messageOpcode === Opcode.Text) {
+      const rest = this.#frameDecoded === 0 ? payload : payload.subarray(this.#frameDecoded);
+      if (!this.#decodeText(rest, !this.#frameFin)) return false;
+    } else if (payload.length > 0) {
+      this.#binaryParts.push(payload);
+    }
+    if (!this.#frameFin) return true;
+
+    const message = this.#messageOpcode === Opcode.Text
+      ? this.#textParts.join("")
+      : concat(this.#binaryParts, this.#messageLength);
+    this.#messageOpcode = 0;
+    this.#messageLength = 0;
+    this.#fragments = 0;
+    this.#binaryParts = [];
+    this.#textParts = [];
+    this.#handler.onMessage(message);
+    return !this.#parser.stopped;
+  }
+
+  /** @internal Part of {@link FrameSink}. */
+  onMalformedHeader(reason: string): void {
+    this.#fail(CloseCode.ProtocolError, reason);
+  }
+
+  #onControlFrame(opcode: number, payload: Uint8Array): boolean {
+    if (opcode === Opcode.Ping) {
+      this.#handler.onPing(payload);
+    } else if (opcode === Opcode.Pong) {
+      this.#handler.onPong(payload);
+    } else {
+      const close = parseClosePayload(payload);
+      if (!close.ok) return this.#fail(close.code, close.reason);
+      this.stop();
+      this.#handler.onClose(close.code, close.reason);
+      return false;
+    }
+    return !this.#parser.stopped;
+  }
+
+  #isTextFrame(): boolean {
+    return this.#frameOpcode === Opcode.Text ||
+      (this.#frameOpcode === Opcode.Continuation && this.#messageOpcode === Opcode.Text);
+  }
+
+  /** Runs text through the streaming decoder; `more` is false for the message's last bytes. */
+  #decodeText(bytes: Uint8Array, more: boolean): boolean {
+    try {
+      const text = this.#decoder.decode(bytes, { stream: more });
+      if (text.length > 0) this.#textParts.push(text);
+      return true;
+    } catch {
+      return this.#fail(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+    }
+  }
+
+  #fail(code: number, reason: string): false {
+    this.stop();
+    this.#handler.onProtocolError(code, reason);
+    return false;
+  }
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  if (parts.length === 0) return EMPTY;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

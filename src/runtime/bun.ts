@@ -1,0 +1,204 @@
+/**
+ * The Bun adapter: `Bun.listen` sockets (plain or TLS) as {@link Transport}s. Bun's sockets are
+ * callback-driven and do not buffer writes, so this file builds the streams: reads go into a
+ * ReadableStream (pausing the socket when nobody reads), writes wait for `drain` when the socket
+ * takes only part of a chunk.
+ * @module
+ */
+
+import type { ListenFunction, NetAddress, Transport } from "../transport.ts";
+
+/** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
+interface BunSocket {
+  data: SocketState;
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  readonly localAddress?: string;
+  readonly localPort: number;
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay: boolean): boolean;
+}
+
+interface BunSocketHandler {
+  open(socket: BunSocket): void;
+  data(socket: BunSocket, chunk: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+}
+
+interface BunListener {
+  readonly hostname: string;
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+interface BunGlobal {
+  listen(options: {
+    hostname: string;
+    port: number;
+    tls?: { cert: string; key: string };
+    socket: BunSocketHandler;
+  }): BunListener;
+}
+
+/** Per-socket state: the stream controllers and a write that is waiting for `drain`. */
+interface SocketState {
+  readController: ReadableStreamDefaultController<Uint8Array> | null;
+  pendingWrite: Uint8Array | null;
+  resolveWrite: (() => void) | null;
+  rejectWrite: ((error: Error) => void) | null;
+  paused: boolean;
+  ended: boolean;
+}
+
+const bun = (): BunGlobal => (globalThis as unknown as { Bun: BunGlobal }).Bun;
+
+/** Listens with `Bun.listen`, with `tls` when a certificate is given. */
+export const listenBun: ListenFunction = (options, onAccept) => {
+  const listener = bun().listen({
+    hostname: options.hostname,
+    port: options.port,
+    tls: options.tls === undefined ? undefined : { cert: options.tls.cert, key: options.tls.key },
+    socket: {
+      open(socket) {
+        socket.setNoDelay(true);
+        onAccept(bunTransport(socket, { hostname: options.hostname, port: listener.port }));
+      },
+      data(socket, chunk) {
+        const state = socket.data;
+        const controller = state.readController;
+        if (controller === null) return;
+        controller.enqueue(chunk);
+        if ((controller.desiredSize ?? 1) <= 0 && !state.paused) {
+          // Nobody is reading: stop reading from the kernel, so TCP pushes back on the peer.
+          state.paused = true;
+          socket.pause();
+        }
+      },
+      drain(socket) {
+        const state = socket.data;
+        const pending = state.pendingWrite;
+        if (pending === null) return;
+        const written = socket.write(pending);
+        if (written < 0) return failWrite(state, new Error("socket closed"));
+        if (written < pending.length) {
+          state.pendingWrite = pending.subarray(written);
+          return;
+        }
+        const resolve = state.resolveWrite;
+        state.pendingWrite = null;
+        state.resolveWrite = null;
+        state.rejectWrite = null;
+        resolve?.();
+      },
+      end(socket) {
+        // The peer will send nothing more.
+        endReadable(socket.data);
+      },
+      close(socket, error) {
+        const state = socket.data;
+        state.ended = true;
+        failWrite(state, error ?? new Error("socket closed"));
+        endReadable(state, error);
+      },
+      error(socket, error) {
+        const state = socket.data;
+        failWrite(state, error);
+        endReadable(state, error);
+      },
+    },
+  });
+  let open = true;
+  return {
+    address: { hostname: listener.hostname, port: listener.port },
+    close() {
+      if (!open) return;
+      open = false;
+      // Only the listening socket: accepted connections stay up for a graceful shutdown.
+      listener.stop(false);
+    },
+  };
+};
+
+/** Wraps a Bun socket in a pair of Web Streams. */
+function bunTransport(socket: BunSocket, local: NetAddress): Transport {
+  const state: SocketState = {
+    readController: null,
+    pendingWrite: null,
+    resolveWrite: null,
+    rejectWrite: null,
+    paused: false,
+    ended: false,
+  };
+  socket.data = state;
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      state.readController = controller;
+    },
+    pull() {
+      if (state.paused) {
+        state.paused = false;
+        socket.resume();
+      }
+    },
+    cancel() {
+      state.readController = null;
+      socket.terminate();
+    },
+  });
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (state.ended) throw new Error("socket closed");
+      const written = socket.write(chunk);
+      if (written === chunk.length) return;
+      if (written < 0) throw new Error("socket closed");
+      // The socket took part of it (or none): keep the rest until Bun says it can take more.
+      return new Promise<void>((resolve, reject) => {
+        state.pendingWrite = chunk.subarray(written);
+        state.resolveWrite = resolve;
+        state.rejectWrite = reject;
+      });
+    },
+    close() {
+      socket.end();
+    },
+    abort() {
+      socket.terminate();
+    },
+  });
+  return {
+    readable,
+    writable,
+    remoteAddress: { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 },
+    localAddress: {
+      hostname: socket.localAddress ?? local.hostname,
+      port: socket.localPort ?? local.port,
+    },
+  };
+}
+
+function failWrite(state: SocketState, error: Error): void {
+  const reject = state.rejectWrite;
+  state.pendingWrite = null;
+  state.resolveWrite = null;
+  state.rejectWrite = null;
+  reject?.(error);
+}
+
+function endReadable(state: SocketState, error?: Error): void {
+  const controller = state.readController;
+  if (controller === null) return;
+  state.readController = null;
+  try {
+    if (error === undefined) controller.close();
+    else controller.error(error);
+  } catch {
+    // The stream was already cancelled.
+  }
+}

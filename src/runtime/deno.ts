@@ -1,0 +1,62 @@
+/**
+ * The Deno adapter: `Deno.listen` / `Deno.listenTls` connections as {@link Transport}s. Deno's
+ * sockets already speak Web Streams, so this is little more than address bookkeeping.
+ * @module
+ */
+
+import type { ListenFunction, NetAddress, Transport } from "../transport.ts";
+
+/** Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is given. */
+export const listenDeno: ListenFunction = (options, onAccept) => {
+  const listener = options.tls === undefined
+    ? Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" })
+    : Deno.listenTls({
+      hostname: options.hostname,
+      port: options.port,
+      cert: options.tls.cert,
+      key: options.tls.key,
+    });
+  let open = true;
+  (async () => {
+    while (open) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (!open || error instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors, a reset during accept, a failed TLS handshake: keep serving.
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        continue;
+      }
+      onAccept(denoTransport(conn));
+    }
+  })();
+  return {
+    address: netAddress(listener.addr),
+    close() {
+      if (!open) return;
+      open = false;
+      listener.close();
+    },
+  };
+};
+
+/** Wraps a Deno connection (TCP or TLS). */
+export function denoTransport(conn: Deno.Conn): Transport {
+  if ("setNoDelay" in conn) {
+    // WebSocket frames are small and latency-sensitive; the sender already batches writes.
+    (conn as Deno.TcpConn).setNoDelay(true);
+  }
+  return {
+    readable: conn.readable,
+    writable: conn.writable,
+    remoteAddress: netAddress(conn.remoteAddr),
+    localAddress: netAddress(conn.localAddr),
+  };
+}
+
+function netAddress(addr: Deno.Addr): NetAddress {
+  return addr.transport === "tcp" || addr.transport === "udp"
+    ? { hostname: addr.hostname, port: addr.port }
+    : { hostname: "", port: 0 };
+}

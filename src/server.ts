@@ -1,0 +1,466 @@
+/**
+ * The server: takes connections from a runtime adapter, runs the HTTP side (the upgrade, or the
+ * application's `fetch` handler), and hands upgraded sockets to {@link WebSocketConnection}s.
+ * Knows nothing of Deno or Bun: the adapter is passed in.
+ * @module
+ */
+
+import {
+  type ConnectionOptions,
+  DEFAULT_CONNECTION_OPTIONS,
+  WebSocketConnection,
+  type WebSocketHandler,
+} from "./connection.ts";
+import { CloseCode } from "./protocol/close_codes.ts";
+import {
+  findHeadEnd,
+  type HttpError,
+  isPlausibleRequestStart,
+  parseRequestHead,
+  type RequestHead,
+} from "./handshake/http_head.ts";
+import { errorResponse, serializeFetchResponse } from "./handshake/http_response.ts";
+import {
+  acceptResponse,
+  isWebSocketUpgrade,
+  selectSubprotocol,
+  validateUpgradeRequest,
+} from "./handshake/server_handshake.ts";
+import type {
+  Listener,
+  ListenFunction,
+  NetAddress,
+  TlsCertificate,
+  Transport,
+} from "./transport.ts";
+
+/** What the `upgrade` hook learns besides the request. */
+export interface UpgradeInfo {
+  /** The client's address. */
+  remoteAddress: NetAddress;
+  /** The subprotocols the client offered, in its order of preference. */
+  protocols: string[];
+}
+
+/** How the `upgrade` hook accepts a connection. */
+export interface UpgradeOptions<T> {
+  /**
+   * The subprotocol to answer with: one of `UpgradeInfo.protocols`, or null for none. When left
+   * out, the server's `protocols` option decides.
+   */
+  protocol?: string | null;
+  /** Per-connection data, available as `ws.data`. */
+  data?: T;
+  /** Extra headers for the 101 response, such as `Set-Cookie`. */
+  headers?: HeadersInit;
+}
+
+/** What the `upgrade` hook returns: a `Response` refuses the upgrade; anything else accepts it. */
+export type UpgradeResult<T> = Response | UpgradeOptions<T> | undefined | void;
+
+/** What the `fetch` handler learns besides the request. */
+export interface RequestInfo {
+  /** The client's address. */
+  remoteAddress: NetAddress;
+}
+
+/** Options for {@link serve}. Limits and timers apply per connection. */
+export interface ServeOptions<T = undefined> extends ConnectionOptions {
+  /** The interface to listen on. Defaults to "0.0.0.0", as Deno and Bun do. */
+  hostname?: string;
+  /** The port to listen on; 0 picks a free one. Defaults to 8080. */
+  port?: number;
+  /** Serve `wss://` with this certificate and key. */
+  tls?: TlsCertificate;
+  /**
+   * The subprotocols this server speaks. When the `upgrade` hook does not choose, the first of
+   * the client's offers that is in this list is chosen, or none.
+   */
+  protocols?: readonly string[];
+  /**
+   * Sees each upgrade request before it is accepted: return a `Response` to refuse it (a 403 for
+   * an unknown `Origin`, say), or options that choose the protocol, attach `data` and add headers.
+   * A hook that throws refuses the request with 500.
+   */
+  upgrade?(request: Request, info: UpgradeInfo): UpgradeResult<T> | Promise<UpgradeResult<T>>;
+  /**
+   * Answers requests that are not WebSocket upgrades, e.g. with the page that opens the socket.
+   * Without it they get 426. Each such connection closes after its response.
+   */
+  fetch?(request: Request, info: RequestInfo): Response | Promise<Response>;
+  /** The WebSocket callbacks. */
+  websocket?: WebSocketHandler<T>;
+  /** Largest request head (request line and headers), in bytes; over it is a 431. */
+  maxHeaderBytes?: number;
+  /** Most header fields in a request; more is a 431. */
+  maxHeaderCount?: number;
+  /** Largest request body the `fetch` handler is given, in bytes; over it is a 413. */
+  maxBodyBytes?: number;
+  /** How long a client has to send its whole request head, in ms; then it is dropped. */
+  handshakeTimeout?: number;
+  /** Shuts the server down (as `shutdown()` does) when aborted. */
+  signal?: AbortSignal;
+  /** Called once the server listens, with its address. */
+  onListen?(address: NetAddress): void;
+}
+
+/** Options for {@link WebSocketServer.shutdown}. */
+export interface ShutdownOptions {
+  /** The close code sent to every connection. Defaults to 1001 (going away). */
+  code?: number;
+  /** The close reason sent with it. Defaults to "server shutting down". */
+  reason?: string;
+  /** How long to wait for the close handshakes before dropping connections, in ms. */
+  timeout?: number;
+}
+
+const HTTP_DEFAULTS = {
+  hostname: "0.0.0.0",
+  port: 8080,
+  // 16 KiB fits any browser's request with cookies; Node uses the same limit.
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  maxBodyBytes: 1024 * 1024,
+  handshakeTimeout: 10_000,
+};
+
+/** A listening WebSocket server. Create it with `serve()`. */
+export class WebSocketServer<T = undefined> {
+  /** The bound address; `port` is the real one when 0 was asked for. */
+  readonly address: NetAddress;
+  /** Settles once the server has shut down and every connection has closed. */
+  readonly finished: Promise<void>;
+
+  readonly #options: ServeOptions<T>;
+  readonly #connectionOptions: Required<ConnectionOptions>;
+  readonly #handler: WebSocketHandler<T>;
+  readonly #listener: Listener;
+  readonly #scheme: "http" | "https";
+  readonly #connections = new Set<WebSocketConnection<T>>();
+  /** Sockets still in the HTTP phase, with a function that drops each. */
+  readonly #handshaking = new Set<() => void>();
+  #shutdown: Promise<void> | null = null;
+  #resolveFinished!: () => void;
+
+  /** @internal Use `serve()`, which picks the adapter for the current runtime. */
+  constructor(listen: ListenFunction, options: ServeOptions<T>) {
+    this.#options = options;
+    this.#connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS };
+    for (const key of Object.keys(DEFAULT_CONNECTION_OPTIONS) as (keyof ConnectionOptions)[]) {
+      const value = options[key];
+      if (value !== undefined) this.#connectionOptions[key] = value;
+    }
+    this.#handler = options.websocket ?? {};
+    this.#scheme = options.tls === undefined ? "http" : "https";
+    this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
+    this.#listener = listen(
+      {
+        hostname: options.hostname ?? HTTP_DEFAULTS.hostname,
+        port: options.port ?? HTTP_DEFAULTS.port,
+        tls: options.tls,
+      },
+      (transport) => this.#accept(transport),
+    );
+    this.address = this.#listener.address;
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) this.shutdown();
+      else signal.addEventListener("abort", () => this.shutdown(), { once: true });
+    }
+    options.onListen?.(this.address);
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.address.port;
+  }
+
+  /** The bound interface. */
+  get hostname(): string {
+    return this.address.hostname;
+  }
+
+  /** How many WebSocket connections are open (or closing). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** The open WebSocket connections. */
+  connections(): IterableIterator<WebSocketConnection<T>> {
+    return this.#connections.values();
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting, sends a close frame (1001 by default) to every
+   * connection after what was already queued for it, waits up to `timeout` for the closing
+   * handshakes, then drops whatever is left. Resolves when everything is closed.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.#shutdown !== null) return this.#shutdown;
+    const code = options.code ?? CloseCode.GoingAway;
+    const reason = options.reason ?? "server shutting down";
+    const timeout = options.timeout ?? this.#connectionOptions.closeTimeout;
+    this.#listener.close();
+    for (const drop of this.#handshaking) drop();
+    const closing = [...this.#connections].map((ws) => {
+      ws.close(code, reason);
+      return ws.closed;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        for (const ws of this.#connections) ws.terminate();
+        resolve();
+      }, timeout);
+    });
+    this.#shutdown = Promise.race([Promise.all(closing).then(() => {}), deadline]).then(() => {
+      clearTimeout(timer);
+      this.#resolveFinished();
+    });
+    return this.#shutdown;
+  }
+
+  /** Stops at once: no new connections, every open one dropped without a closing handshake. */
+  stop(): Promise<void> {
+    return this.shutdown({ timeout: 0 });
+  }
+
+  /** Shuts down gracefully, for `await using server = serve(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  async #accept(transport: Transport): Promise<void> {
+    const reader = transport.readable.getReader();
+    const writer = transport.writable.getWriter();
+    const drop = () => {
+      writer.abort().catch(ignore);
+      reader.cancel().catch(ignore);
+    };
+    if (this.#shutdown !== null) return drop();
+    this.#handshaking.add(drop);
+    try {
+      await this.#handshake(transport, reader, writer);
+    } catch (error) {
+      // Only a bug in this file can get here; the socket must not leak because of it.
+      console.error("edgews: unexpected error during a handshake:", error);
+      drop();
+    } finally {
+      this.#handshaking.delete(drop);
+    }
+  }
+
+  async #handshake(
+    transport: Transport,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    writer: WritableStreamDefaultWriter<Uint8Array>,
+  ): Promise<void> {
+    const respond = (bytes: Uint8Array) => {
+      writer.write(bytes).catch(ignore);
+      writer.close().catch(ignore);
+    };
+    const received = await this.#readHead(reader);
+    if (received === null) {
+      return respond(errorResponse({ status: 408, message: "Request timeout" }));
+    }
+    if ("status" in received) return respond(errorResponse(received));
+    const { head, rest } = received;
+
+    if (!isWebSocketUpgrade(head)) return this.#serveHttp(transport, head, rest, reader, respond);
+
+    const upgrade = validateUpgradeRequest(head);
+    if ("status" in upgrade) return respond(errorResponse(upgrade));
+    const request = this.#toRequest(head, null);
+    if ("status" in request) return respond(errorResponse(request));
+
+    let decision: UpgradeResult<T>;
+    try {
+      decision = await this.#options.upgrade?.(request, {
+        remoteAddress: transport.remoteAddress,
+        protocols: upgrade.protocols,
+      });
+    } catch (error) {
+      console.error("edgews: the upgrade hook threw; answering 500:", error);
+      return respond(errorResponse({ status: 500, message: "Internal Server Error" }));
+    }
+    if (decision instanceof Response) return respond(await serializeFetchResponse(decision, false));
+
+    const protocol = decision?.protocol !== undefined
+      ? decision.protocol
+      : selectSubprotocol(upgrade.protocols, this.#options.protocols ?? []);
+    if (protocol !== null && !upgrade.protocols.includes(protocol)) {
+      console.error(
+        `edgews: the upgrade hook chose protocol "${protocol}", which the client did not offer`,
+      );
+      return respond(errorResponse({ status: 500, message: "Internal Server Error" }));
+    }
+    if (this.#shutdown !== null) {
+      return respond(errorResponse({ status: 503, message: "Server shutting down" }));
+    }
+    const response = await acceptResponse(
+      upgrade.key,
+      protocol ?? "",
+      new Headers(decision?.headers),
+    );
+    writer.write(response).catch(ignore);
+    const ws = new WebSocketConnection<T>({
+      transport,
+      reader,
+      writer,
+      role: "server",
+      protocol: protocol ?? "",
+      extensions: "",
+      data: decision?.data as T,
+      handler: this.#handler,
+      options: this.#connectionOptions,
+    });
+    this.#connections.add(ws);
+    ws.closed.then(() => this.#connections.delete(ws));
+    ws.start(rest);
+  }
+
+  /**
+   * Reads until the blank line that ends the request head, across as many reads as it takes,
+   * within the size limit and the time limit. Returns the head and the bytes after it (the start
+   * of the first frame, or of a body), an HTTP error, or null on timeout or a closed socket.
+   */
+  async #readHead(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
+    const maxBytes = this.#options.maxHeaderBytes ?? HTTP_DEFAULTS.maxHeaderBytes;
+    const maxCount = this.#options.maxHeaderCount ?? HTTP_DEFAULTS.maxHeaderCount;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reader.cancel().catch(ignore);
+    }, this.#options.handshakeTimeout ?? HTTP_DEFAULTS.handshakeTimeout);
+    try {
+      let buffer: Uint8Array = new Uint8Array(0);
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done || timedOut) return null;
+        const searchFrom = buffer.length - 3;
+        buffer = concat(buffer, value);
+        const end = findHeadEnd(buffer, searchFrom);
+        if (end === -1) {
+          if (buffer.length > maxBytes) return { status: 431, message: "Request header too large" };
+          if (!isPlausibleRequestStart(buffer)) {
+            return { status: 400, message: "Not an HTTP request" };
+          }
+          continue;
+        }
+        if (end > maxBytes) return { status: 431, message: "Request header too large" };
+        const head = parseRequestHead(buffer.subarray(0, end), maxCount);
+        if ("status" in head) return head;
+        return { head, rest: buffer.subarray(end) };
+      }
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A plain HTTP request: the `fetch` handler answers it, or 426 when there is none. */
+  async #serveHttp(
+    transport: Transport,
+    head: RequestHead,
+    rest: Uint8Array,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    respond: (bytes: Uint8Array) => void,
+  ): Promise<void> {
+    const fetch = this.#options.fetch;
+    if (fetch === undefined) {
+      return respond(errorResponse({
+        status: 426,
+        message: "This is a WebSocket server; connect with a WebSocket client",
+        headers: { upgrade: "websocket", "sec-websocket-version": "13" },
+      }));
+    }
+    const body = await this.#readBody(head, rest, reader);
+    if (body !== null && "status" in body) return respond(errorResponse(body));
+    const request = this.#toRequest(head, body);
+    if ("status" in request) return respond(errorResponse(request));
+    let response: Response;
+    try {
+      response = await fetch(request, { remoteAddress: transport.remoteAddress });
+      if (!(response instanceof Response)) {
+        throw new TypeError("fetch handler did not return a Response");
+      }
+    } catch (error) {
+      console.error("edgews: the fetch handler threw; answering 500:", error);
+      return respond(errorResponse({ status: 500, message: "Internal Server Error" }));
+    }
+    respond(await serializeFetchResponse(response, head.method === "HEAD"));
+  }
+
+  /** Reads a `Content-Length` body (chunked bodies are not supported: 501). */
+  async #readBody(
+    head: RequestHead,
+    rest: Uint8Array,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ): Promise<Uint8Array | HttpError | null> {
+    if (head.headers.has("transfer-encoding")) {
+      return { status: 501, message: "Chunked request bodies are not supported" };
+    }
+    const declared = head.headers.get("content-length");
+    if (declared === null) return null;
+    const length = Number(declared);
+    if (!/^\d+$/.test(declared) || !Number.isSafeInteger(length)) {
+      return { status: 400, message: "Malformed Content-Length" };
+    }
+    if (length > (this.#options.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes)) {
+      return { status: 413, message: "Request body too large" };
+    }
+    let body = rest;
+    while (body.length < length) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done || value === undefined) return { status: 400, message: "Request body ended early" };
+      body = concat(body, value);
+    }
+    return body.subarray(0, length);
+  }
+
+  /** The head as a standard `Request`, for the application's hooks. */
+  #toRequest(head: RequestHead, body: Uint8Array | null): Request | HttpError {
+    const host = head.headers.get("host") ?? "";
+    if (!isPlausibleHost(host)) return { status: 400, message: "Malformed Host header" };
+    let url: URL;
+    try {
+      url = head.target.startsWith("/")
+        ? new URL(`${this.#scheme}://${host}${head.target}`)
+        : new URL(head.target);
+    } catch {
+      return { status: 400, message: "Malformed request target" };
+    }
+    if (url.protocol === "ws:" || url.protocol === "wss:") url.protocol = this.#scheme;
+    const hasBody = body !== null && head.method !== "GET" && head.method !== "HEAD";
+    return new Request(url, {
+      method: head.method,
+      headers: head.headers,
+      body: hasBody ? body.slice() : undefined,
+    });
+  }
+}
+
+/** Host header characters: names, IPv4, bracketed IPv6, and a port. Nothing that bends a URL. */
+function isPlausibleHost(host: string): boolean {
+  if (host.length === 0 || host.length > 255) return false;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+      c === 0x2e || c === 0x2d || c === 0x3a || c === 0x5b || c === 0x5d || c === 0x5f;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function ignore(): void {}

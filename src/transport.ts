@@ -1,0 +1,60 @@
+/**
+ * The contract between the runtime adapters and everything above them: a connected byte stream
+ * as a pair of Web Streams, plus its addresses.
+ * @module
+ */
+
+/** A host and port, as the runtimes report socket addresses. */
+export interface NetAddress {
+  /** An IP address (or host name, for addresses given by name). */
+  hostname: string;
+  /** A TCP port. */
+  port: number;
+}
+
+/**
+ * A connected, ordered, reliable byte stream (TCP or TLS). Closing `writable` closes the whole
+ * socket; aborting it, or cancelling `readable`, drops the socket at once.
+ */
+export interface Transport {
+  /** Bytes from the peer, one chunk per read from the socket. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; a write resolves once the socket has taken every byte of it. */
+  writable: WritableStream<Uint8Array>;
+  /** The peer's address. */
+  remoteAddress: NetAddress;
+  /** This end's address. */
+  localAddress: NetAddress;
+}
+
+/** Certificate and key for a TLS listener, PEM-encoded. */
+export interface TlsCertificate {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+}
+
+/** What a server asks an adapter to listen on. */
+export interface ListenOptions {
+  /** The interface to bind. */
+  hostname: string;
+  /** The port; 0 picks a free one. */
+  port: number;
+  /** Listen with TLS instead of plain TCP. */
+  tls?: TlsCertificate;
+}
+
+/** A listening socket, as an adapter returns it. */
+export interface Listener {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly address: NetAddress;
+  /** Stops accepting. Connections already accepted are not affected. */
+  close(): void;
+}
+
+/** How an adapter listens: it calls `onAccept` with each new connection. */
+export type ListenFunction = (
+  options: ListenOptions,
+  onAccept: (transport: Transport) => void,
+) => Listener;
