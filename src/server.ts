@@ -13,13 +13,13 @@ import {
 } from "./connection.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
 import {
-  findHeadEnd,
   type HttpError,
   isPlausibleRequestStart,
   parseRequestHead,
   type RequestHead,
 } from "./handshake/http_head.ts";
 import { errorResponse, serializeFetchResponse } from "./handshake/http_response.ts";
+import { concatBytes, readHead } from "./handshake/read_head.ts";
 import {
   acceptResponse,
   isWebSocketUpgrade,
@@ -320,42 +320,29 @@ export class WebSocketServer<T = undefined> {
   }
 
   /**
-   * Reads until the blank line that ends the request head, across as many reads as it takes,
-   * within the size limit and the time limit. Returns the head and the bytes after it (the start
-   * of the first frame, or of a body), an HTTP error, or null on timeout or a closed socket.
+   * Reads the request head within the size and time limits. Returns the head and the bytes after
+   * it, an HTTP error, or null on timeout or a closed socket.
    */
   async #readHead(
     reader: ReadableStreamDefaultReader<Uint8Array>,
   ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
-    const maxBytes = this.#options.maxHeaderBytes ?? HTTP_DEFAULTS.maxHeaderBytes;
-    const maxCount = this.#options.maxHeaderCount ?? HTTP_DEFAULTS.maxHeaderCount;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      reader.cancel().catch(ignore);
-    }, this.#options.handshakeTimeout ?? HTTP_DEFAULTS.handshakeTimeout);
+    const timer = setTimeout(
+      () => reader.cancel().catch(ignore),
+      this.#options.handshakeTimeout ?? HTTP_DEFAULTS.handshakeTimeout,
+    );
     try {
-      let buffer: Uint8Array = new Uint8Array(0);
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done || timedOut) return null;
-        const searchFrom = buffer.length - 3;
-        buffer = concat(buffer, value);
-        const end = findHeadEnd(buffer, searchFrom);
-        if (end === -1) {
-          if (buffer.length > maxBytes) return { status: 431, message: "Request header too large" };
-          if (!isPlausibleRequestStart(buffer)) {
-            return { status: 400, message: "Not an HTTP request" };
-          }
-          continue;
-        }
-        if (end > maxBytes) return { status: 431, message: "Request header too large" };
-        const head = parseRequestHead(buffer.subarray(0, end), maxCount);
-        if ("status" in head) return head;
-        return { head, rest: buffer.subarray(end) };
-      }
-    } catch {
-      return null;
+      const received = await readHead(
+        reader,
+        this.#options.maxHeaderBytes ?? HTTP_DEFAULTS.maxHeaderBytes,
+        isPlausibleRequestStart,
+        { status: 400, message: "Not an HTTP request" },
+      );
+      if (received === null || "status" in received) return received;
+      const head = parseRequestHead(
+        received.head,
+        this.#options.maxHeaderCount ?? HTTP_DEFAULTS.maxHeaderCount,
+      );
+      return "status" in head ? head : { head, rest: received.rest };
     } finally {
       clearTimeout(timer);
     }
@@ -416,7 +403,7 @@ export class WebSocketServer<T = undefined> {
     while (body.length < length) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done || value === undefined) return { status: 400, message: "Request body ended early" };
-      body = concat(body, value);
+      body = concatBytes(body, value);
     }
     return body.subarray(0, length);
   }
@@ -453,14 +440,6 @@ function isPlausibleHost(host: string): boolean {
     if (!ok) return false;
   }
   return true;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function ignore(): void {}

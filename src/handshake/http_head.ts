@@ -93,6 +93,49 @@ export function parseRequestHead(bytes: Uint8Array, maxHeaders: number): Request
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
     return { status: version.startsWith("HTTP/") ? 505 : 400, message: "Unsupported HTTP version" };
   }
+  const headers = parseHeaderFields(lines, maxHeaders);
+  if (!(headers instanceof Headers)) return headers;
+  return { method, target, version, headers };
+}
+
+/** A parsed status line and header section. */
+export interface ResponseHead {
+  /** The status code. */
+  status: number;
+  /** The reason phrase (may be empty). */
+  statusText: string;
+  /** The header fields; repeated fields are joined with ", ". */
+  headers: Headers;
+}
+
+/** Parses a complete response head (`bytes` ends with the blank line). */
+export function parseResponseHead(bytes: Uint8Array, maxHeaders: number): ResponseHead | HttpError {
+  const lines = splitLines(bytes);
+  if (lines === null) return { status: 502, message: "Malformed line ending in response head" };
+  const statusLine = lines[0];
+  // HTTP/1.1 SP 3DIGIT SP [reason]; some servers leave out the space before an empty reason.
+  const code = statusLine.slice(9, 12);
+  if (
+    !statusLine.startsWith("HTTP/1.") || statusLine[8] !== " " || code.length !== 3 ||
+    !isDigits(code) || (statusLine.length > 12 && statusLine[12] !== " ")
+  ) {
+    return { status: 502, message: "Malformed status line" };
+  }
+  const headers = parseHeaderFields(lines, maxHeaders);
+  if (!(headers instanceof Headers)) return headers;
+  return { status: Number(code), statusText: statusLine.slice(13), headers };
+}
+
+function isDigits(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return value.length > 0;
+}
+
+/** The header fields of a head, from its second line on. */
+function parseHeaderFields(lines: string[], maxHeaders: number): Headers | HttpError {
   if (lines.length - 1 > maxHeaders) {
     return { status: 431, message: "Too many header fields" };
   }
@@ -108,7 +151,7 @@ export function parseRequestHead(bytes: Uint8Array, maxHeaders: number): Request
     if (!isFieldValue(value)) return { status: 400, message: "Malformed header field value" };
     headers.append(line.slice(0, colon), value);
   }
-  return { method, target, version, headers };
+  return headers;
 }
 
 /** Splits a head into its lines, without the final blank line. Null when CR and LF are misused. */

@@ -1,0 +1,52 @@
+/**
+ * Reading an HTTP head off a stream: until the blank line, across as many reads as it takes,
+ * within a size limit. Shared by the server (requests) and the client (responses).
+ * @module
+ */
+
+import { findHeadEnd, type HttpError } from "./http_head.ts";
+
+/** A head's bytes (ending with the blank line) and whatever arrived after it. */
+export interface ReceivedHead {
+  /** The head, blank line included. */
+  head: Uint8Array;
+  /** Bytes after the head: the start of the first frame, or of a body. */
+  rest: Uint8Array;
+}
+
+/**
+ * Reads until `\r\n\r\n`. Returns the head and the bytes after it; an HttpError with 431 when
+ * more than `maxBytes` arrive without the head ending, or `notHttp` when `isPlausible` rejects the
+ * bytes so far; null when the stream ends first (the caller's timeout cancels the reader to get
+ * here).
+ */
+export async function readHead(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  maxBytes: number,
+  isPlausible: (bytesSoFar: Uint8Array) => boolean,
+  notHttp: HttpError,
+): Promise<ReceivedHead | HttpError | null> {
+  let buffer: Uint8Array = new Uint8Array(0);
+  while (true) {
+    const next = await reader.read().catch(() => null);
+    if (next === null || next.done) return null;
+    const searchFrom = buffer.length - 3;
+    buffer = concatBytes(buffer, next.value);
+    const end = findHeadEnd(buffer, searchFrom);
+    if (end === -1 ? buffer.length > maxBytes : end > maxBytes) {
+      return { status: 431, message: "Header section too large" };
+    }
+    if (end !== -1) return { head: buffer.subarray(0, end), rest: buffer.subarray(end) };
+    if (!isPlausible(buffer)) return notHttp;
+  }
+}
+
+/** Two byte arrays as one (the first returned as is when the second is empty, and vice versa). */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
