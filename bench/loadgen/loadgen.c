@@ -308,12 +308,18 @@ static void on_open(conn_t *c) {
     set_events(c, 0);
     return;
   }
-  if (mode_echo_like) {
+  // Echo mode: frames start only once every connection is open (see start_load), so that a
+  // server busy echoing for early connections does not stall the handshakes of later ones.
+  set_events(c, 0);
+}
+
+static void start_load(void) {
+  for (int i = 0; i < nconns; i++) {
+    conn_t *c = &conns[i];
+    if (c->state != ST_OPEN) continue;
     c->owed = (uint64_t)opt_window * frame_len;
     c->send_off = 0;
     flush_frames(c);
-  } else {
-    set_events(c, 0);
   }
 }
 
@@ -551,6 +557,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     double t_open = now_s();
+    start_load();
     double warm_end = t_open + opt_warmup;
     while (now_s() < warm_end) poll_once(20);
     uint64_t m0 = total_msgs, b0 = total_bytes_in;

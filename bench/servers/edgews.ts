@@ -15,6 +15,9 @@ const server = serve({
   },
 });
 
-const { port } = await server.listening;
+// serve() returns a server that is already bound; a `listening` promise, if the API grows one,
+// is awaited too.
+const listening: Promise<{ port: number }> | undefined = Reflect.get(server, "listening");
+const port = listening ? (await listening).port : server.port;
 console.log(`listening ${port}`);
 await server.finished;
