@@ -104,6 +104,8 @@ export class FrameParser {
           continue;
         }
         this.#state = PAYLOAD;
+        // The header may end this chunk: report no payload part until payload bytes arrive.
+        continue;
       } else if (this.#state === STOPPED) {
         return;
       }
