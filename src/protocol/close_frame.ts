@@ -10,7 +10,8 @@ import { CloseCode, isValidCloseCode } from "./close_codes.ts";
 export const MAX_CLOSE_REASON_BYTES = 123;
 
 const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text and must be kept, not stripped.
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** What a received close payload says, or why it breaks the protocol. */
 export type ParsedClose =

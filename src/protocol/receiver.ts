@@ -44,8 +44,11 @@ export class Receiver implements FrameSink {
   readonly #maxPayload: number;
   readonly #maxFragments: number;
   readonly #parser: FrameParser;
-  /** Validates and decodes text as it arrives; the streaming mode fails on the first bad byte. */
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  /**
+   * Validates and decodes text as it arrives; the streaming mode fails on the first bad byte.
+   * ignoreBOM: a leading U+FEFF is part of the message and must be delivered, not stripped.
+   */
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
   // The frame being read.
   #frameOpcode = 0;
