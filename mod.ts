@@ -1,5 +1,6 @@
 /**
- * edgews: a conformant WebSocket (RFC 6455) server for Deno and Bun, from one source tree.
+ * edgews: a conformant WebSocket (RFC 6455) server and client for Deno and Bun, from one source
+ * tree.
  *
  * ```ts
  * import { serve } from "@edgews/edgews";
@@ -22,6 +23,9 @@
  */
 
 export { serve } from "./src/runtime/serve.ts";
+export { connect } from "./src/runtime/connect.ts";
+export type { ConnectOptions } from "./src/client.ts";
+export { WebSocketHandshakeError } from "./src/errors.ts";
 export {
   type RequestInfo,
   type ServeOptions,
@@ -43,4 +47,4 @@ export {
   type WebSocketHandler,
 } from "./src/connection.ts";
 export { CloseCode, isValidCloseCode } from "./src/protocol/close_codes.ts";
-export type { NetAddress, TlsCertificate } from "./src/transport.ts";
+export type { ClientTlsOptions, NetAddress, TlsCertificate } from "./src/transport.ts";

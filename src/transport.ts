@@ -58,3 +58,24 @@ export type ListenFunction = (
   options: ListenOptions,
   onAccept: (transport: Transport) => void,
 ) => Listener;
+
+/** TLS settings for a client connection. */
+export interface ClientTlsOptions {
+  /** Extra trusted root certificates (PEM), e.g. a private CA. */
+  caCerts?: string[];
+  /** The name to verify the certificate against (and send as SNI), when not the URL's host. */
+  serverName?: string;
+}
+
+/** Where an adapter connects to. */
+export interface DialOptions {
+  /** Host name or IP address (IPv6 without brackets). */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** Connect with TLS. */
+  tls?: ClientTlsOptions;
+}
+
+/** How an adapter opens an outgoing connection (TCP, then TLS when asked). */
+export type DialFunction = (options: DialOptions) => Promise<Transport>;

@@ -6,10 +6,11 @@
  * @module
  */
 
-import type { ListenFunction, NetAddress, Transport } from "../transport.ts";
+import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 
 /** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
 interface BunSocket {
+  /** Set by `bunTransport` when the socket opens; undefined before (checked where it matters). */
   data: SocketState;
   readonly remoteAddress: string;
   readonly remotePort?: number;
@@ -25,6 +26,7 @@ interface BunSocket {
 
 interface BunSocketHandler {
   open(socket: BunSocket): void;
+  handshake?(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
   data(socket: BunSocket, chunk: Uint8Array): void;
   drain(socket: BunSocket): void;
   end(socket: BunSocket): void;
@@ -39,6 +41,12 @@ interface BunListener {
 }
 
 interface BunGlobal {
+  connect(options: {
+    hostname: string;
+    port: number;
+    tls?: { ca?: string[]; serverName?: string; rejectUnauthorized: boolean };
+    socket: BunSocketHandler;
+  }): Promise<BunSocket>;
   listen(options: {
     hostname: string;
     port: number;
@@ -59,6 +67,54 @@ interface SocketState {
 
 const bun = (): BunGlobal => (globalThis as unknown as { Bun: BunGlobal }).Bun;
 
+/** The socket callbacks that feed a transport's streams; the same for accepted and dialled sockets. */
+const streamHandlers: Omit<BunSocketHandler, "open"> = {
+  data(socket, chunk) {
+    const state = socket.data;
+    const controller = state.readController;
+    if (controller === null) return;
+    controller.enqueue(chunk);
+    if ((controller.desiredSize ?? 1) <= 0 && !state.paused) {
+      // Nobody is reading: stop reading from the kernel, so TCP pushes back on the peer.
+      state.paused = true;
+      socket.pause();
+    }
+  },
+  drain(socket) {
+    const state = socket.data;
+    const pending = state.pendingWrite;
+    if (pending === null) return;
+    const written = socket.write(pending);
+    if (written < 0) return failWrite(state, new Error("socket closed"));
+    if (written < pending.length) {
+      state.pendingWrite = pending.subarray(written);
+      return;
+    }
+    const resolve = state.resolveWrite;
+    state.pendingWrite = null;
+    state.resolveWrite = null;
+    state.rejectWrite = null;
+    resolve?.();
+  },
+  end(socket) {
+    // The peer will send nothing more.
+    if (socket.data !== undefined) endReadable(socket.data);
+  },
+  close(socket, error) {
+    const state = socket.data;
+    if (state === undefined) return; // closed before it opened (a failed TLS handshake)
+    state.ended = true;
+    failWrite(state, error ?? new Error("socket closed"));
+    endReadable(state, error);
+  },
+  error(socket, error) {
+    const state = socket.data;
+    if (state === undefined) return;
+    failWrite(state, error);
+    endReadable(state, error);
+  },
+};
+
 /** Listens with `Bun.listen`, with `tls` when a certificate is given. */
 export const listenBun: ListenFunction = (options, onAccept) => {
   const listener = bun().listen({
@@ -70,48 +126,7 @@ export const listenBun: ListenFunction = (options, onAccept) => {
         socket.setNoDelay(true);
         onAccept(bunTransport(socket, { hostname: options.hostname, port: listener.port }));
       },
-      data(socket, chunk) {
-        const state = socket.data;
-        const controller = state.readController;
-        if (controller === null) return;
-        controller.enqueue(chunk);
-        if ((controller.desiredSize ?? 1) <= 0 && !state.paused) {
-          // Nobody is reading: stop reading from the kernel, so TCP pushes back on the peer.
-          state.paused = true;
-          socket.pause();
-        }
-      },
-      drain(socket) {
-        const state = socket.data;
-        const pending = state.pendingWrite;
-        if (pending === null) return;
-        const written = socket.write(pending);
-        if (written < 0) return failWrite(state, new Error("socket closed"));
-        if (written < pending.length) {
-          state.pendingWrite = pending.subarray(written);
-          return;
-        }
-        const resolve = state.resolveWrite;
-        state.pendingWrite = null;
-        state.resolveWrite = null;
-        state.rejectWrite = null;
-        resolve?.();
-      },
-      end(socket) {
-        // The peer will send nothing more.
-        endReadable(socket.data);
-      },
-      close(socket, error) {
-        const state = socket.data;
-        state.ended = true;
-        failWrite(state, error ?? new Error("socket closed"));
-        endReadable(state, error);
-      },
-      error(socket, error) {
-        const state = socket.data;
-        failWrite(state, error);
-        endReadable(state, error);
-      },
+      ...streamHandlers,
     },
   });
   let open = true;
@@ -125,6 +140,39 @@ export const listenBun: ListenFunction = (options, onAccept) => {
     },
   };
 };
+
+/** Connects with `Bun.connect`, with `tls` when asked; resolves once TLS (if any) is verified. */
+export const dialBun: DialFunction = (options) =>
+  new Promise<Transport>((resolve, reject) => {
+    const tls = options.tls;
+    const opened = (socket: BunSocket) => resolve(bunTransport(socket, { hostname: "", port: 0 }));
+    bun().connect({
+      hostname: options.hostname,
+      port: options.port,
+      tls: tls === undefined ? undefined : {
+        ca: tls.caCerts,
+        serverName: tls.serverName ?? options.hostname,
+        rejectUnauthorized: true,
+      },
+      socket: {
+        ...streamHandlers,
+        open(socket) {
+          socket.setNoDelay(true);
+          if (tls === undefined) opened(socket);
+        },
+        handshake(socket, success, authorizationError) {
+          if (success && authorizationError === null) return opened(socket);
+          // Reject first: terminating calls `close`, which would reject with a vaguer reason.
+          reject(authorizationError ?? new Error("TLS handshake failed"));
+          socket.terminate();
+        },
+        close(socket, error) {
+          if (socket.data === undefined) reject(error ?? new Error("connection closed"));
+          else streamHandlers.close(socket, error);
+        },
+      },
+    }).catch(reject);
+  });
 
 /** Wraps a Bun socket in a pair of Web Streams. */
 function bunTransport(socket: BunSocket, local: NetAddress): Transport {

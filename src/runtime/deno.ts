@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ListenFunction, NetAddress, Transport } from "../transport.ts";
+import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 
 /** Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is given. */
 export const listenDeno: ListenFunction = (options, onAccept) => {
@@ -39,6 +39,31 @@ export const listenDeno: ListenFunction = (options, onAccept) => {
       listener.close();
     },
   };
+};
+
+/**
+ * Connects with `Deno.connect`, then `Deno.startTls` for TLS, which lets the name verified (and
+ * sent as SNI) differ from the address dialled.
+ */
+export const dialDeno: DialFunction = async (options) => {
+  const tcp = await Deno.connect({ hostname: options.hostname, port: options.port });
+  if (options.tls === undefined) return denoTransport(tcp);
+  try {
+    const tls = await Deno.startTls(tcp, {
+      hostname: options.tls.serverName ?? options.hostname,
+      caCerts: options.tls.caCerts,
+    });
+    // Finish the TLS handshake here, so a certificate error fails the dial, not the first read.
+    await tls.handshake();
+    return denoTransport(tls);
+  } catch (error) {
+    try {
+      tcp.close();
+    } catch {
+      // startTls consumed it already.
+    }
+    throw error;
+  }
 };
 
 /** Wraps a Deno connection (TCP or TLS). */

@@ -3,9 +3,9 @@
  * @module
  */
 
-import type { ListenFunction } from "../transport.ts";
-import { listenBun } from "./bun.ts";
-import { listenDeno } from "./deno.ts";
+import type { DialFunction, ListenFunction } from "../transport.ts";
+import { dialBun, listenBun } from "./bun.ts";
+import { dialDeno, listenDeno } from "./deno.ts";
 
 /** The name of the runtime edgews is running on. */
 export type RuntimeName = "deno" | "bun";
@@ -20,4 +20,9 @@ export function detectRuntime(): RuntimeName {
 /** The listen function of the current runtime's adapter. */
 export function runtimeListen(): ListenFunction {
   return detectRuntime() === "bun" ? listenBun : listenDeno;
+}
+
+/** The dial function of the current runtime's adapter. */
+export function runtimeDial(): DialFunction {
+  return detectRuntime() === "bun" ? dialBun : dialDeno;
 }

@@ -1,0 +1,206 @@
+/**
+ * The client: dial (through a runtime adapter), run the opening handshake, and hand the socket to
+ * a {@link WebSocketConnection} in the client role (masking every frame, refusing masked ones).
+ * Knows nothing of Deno or Bun: the adapter's dial function is passed in.
+ * @module
+ */
+
+import {
+  type ConnectionOptions,
+  DEFAULT_CONNECTION_OPTIONS,
+  WebSocketConnection,
+  type WebSocketHandler,
+} from "./connection.ts";
+import { WebSocketHandshakeError } from "./errors.ts";
+import { generateClientKey } from "./handshake/accept_key.ts";
+import { buildUpgradeRequest, checkUpgradeResponse } from "./handshake/client_handshake.ts";
+import { parseResponseHead } from "./handshake/http_head.ts";
+import { concatBytes, readHead } from "./handshake/read_head.ts";
+import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
+
+/** Options for {@link connect}. Limits and timers are the same as a server connection's. */
+export interface ConnectOptions<T = undefined> extends ConnectionOptions {
+  /** Subprotocols to offer, most preferred first. */
+  protocols?: readonly string[];
+  /** Extra request headers, e.g. `Origin`, `Authorization`, `Cookie`. */
+  headers?: HeadersInit;
+  /** How long connecting plus the handshake may take, in ms. Defaults to 10 s. */
+  timeout?: number;
+  /** Aborts the connection attempt (not an open connection: use `close()` for that). */
+  signal?: AbortSignal;
+  /** TLS settings for `wss://`: extra CA certificates, the name to verify. */
+  tls?: ClientTlsOptions;
+  /** Callbacks, as on the server. Without `message`, iterate the connection instead. */
+  websocket?: WebSocketHandler<T>;
+  /** Application data, available as `ws.data`. */
+  data?: T;
+  /** Largest response head accepted, in bytes. Defaults to 16 KiB. */
+  maxHeaderBytes?: number;
+}
+
+const DEFAULT_TIMEOUT = 10_000;
+const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADERS = 100;
+/** How much of a refusal's body to keep for the error. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Connects with the given adapter; `connect()` passes the current runtime's. */
+export async function connectWith<T = undefined>(
+  dial: DialFunction,
+  url: string | URL,
+  options: ConnectOptions<T> = {},
+): Promise<WebSocketConnection<T>> {
+  const target = parseWebSocketUrl(url);
+  const key = generateClientKey();
+  const protocols = options.protocols ?? [];
+  const request = buildUpgradeRequest(target, key, protocols, new Headers(options.headers));
+  const signal = options.signal;
+  signal?.throwIfAborted();
+
+  let transport: Transport | null = null;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  let failure: unknown = null;
+  const drop = () => {
+    writer?.abort().catch(ignore);
+    reader?.cancel().catch(ignore);
+  };
+  // A timeout or an abort rejects `failed`, which the dial races against; once the socket
+  // exists, dropping it ends whatever read is pending.
+  let rejectFailed!: (reason: unknown) => void;
+  const failed = new Promise<never>((_, reject) => rejectFailed = reject);
+  failed.catch(ignore);
+  const abort = (reason: unknown) => {
+    failure ??= reason;
+    rejectFailed(failure);
+    drop();
+  };
+  const timer = setTimeout(
+    () => abort(new WebSocketHandshakeError("timed out connecting")),
+    options.timeout ?? DEFAULT_TIMEOUT,
+  );
+  const onAbort = () => abort(signal?.reason ?? new DOMException("aborted", "AbortError"));
+  signal?.addEventListener("abort", onAbort, { once: true });
+
+  try {
+    const dialing = dial({
+      hostname: target.hostname.startsWith("[") ? target.hostname.slice(1, -1) : target.hostname,
+      port: Number(target.port || (target.protocol === "wss:" ? 443 : 80)),
+      tls: target.protocol === "wss:" ? options.tls ?? {} : undefined,
+    });
+    transport = await Promise.race([dialing, failed]).catch((error) => {
+      dialing.then(dropTransport, ignore); // a socket that connects after the deadline
+      // Deno and Bun word connection errors differently; the application sees one error type.
+      throw failure ?? new WebSocketHandshakeError(
+        `could not connect to ${target.host}: ${error instanceof Error ? error.message : error}`,
+        undefined,
+        { cause: error },
+      );
+    });
+    reader = transport.readable.getReader();
+    writer = transport.writable.getWriter();
+    if (failure !== null) throw failure;
+    writer.write(request).catch(ignore);
+
+    const received = await readHead(
+      reader,
+      options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      (bytes) => bytes.length < 5 || latin1Prefix(bytes, 5) === "HTTP/",
+      { status: 0, message: "the server did not answer with HTTP" },
+    );
+    if (failure !== null) throw failure;
+    if (received === null) {
+      throw new WebSocketHandshakeError("the server closed the connection during the handshake");
+    }
+    if ("status" in received) throw new WebSocketHandshakeError(received.message);
+    const response = parseResponseHead(received.head, MAX_HEADERS);
+    if ("message" in response) {
+      throw new WebSocketHandshakeError(`invalid response: ${response.message}`);
+    }
+
+    if (response.status !== 101) {
+      const body = await readErrorBody(reader, received.rest, response.headers);
+      throw new WebSocketHandshakeError(
+        `the server refused the upgrade with ${response.status} ${response.statusText}`.trim(),
+        { status: response.status, headers: response.headers, body },
+      );
+    }
+    const check = await checkUpgradeResponse(response, key, protocols);
+    if (!check.ok) {
+      throw new WebSocketHandshakeError(check.message, {
+        status: 101,
+        headers: response.headers,
+        body: "",
+      });
+    }
+    if (failure !== null) throw failure;
+
+    const connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS };
+    for (const name of Object.keys(DEFAULT_CONNECTION_OPTIONS) as (keyof ConnectionOptions)[]) {
+      const value = options[name];
+      if (value !== undefined) connectionOptions[name] = value;
+    }
+    const ws = new WebSocketConnection<T>({
+      transport,
+      reader,
+      writer,
+      role: "client",
+      protocol: check.protocol,
+      extensions: check.extensions,
+      data: options.data as T,
+      handler: options.websocket ?? {},
+      options: connectionOptions,
+    });
+    ws.start(received.rest);
+    return ws;
+  } catch (error) {
+    drop();
+    throw failure ?? error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Checks and normalizes a WebSocket URL: ws: or wss: (http: and https: are mapped), no fragment. */
+function parseWebSocketUrl(input: string | URL): URL {
+  const url = new URL(input);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new SyntaxError(`a WebSocket URL must use ws: or wss:, not ${url.protocol}`);
+  }
+  if (url.hash !== "") throw new SyntaxError("a WebSocket URL must not have a fragment");
+  return url;
+}
+
+function dropTransport(transport: Transport): void {
+  transport.writable.abort().catch(ignore);
+  transport.readable.cancel().catch(ignore);
+}
+
+/** The body of a refusal, for the error: up to its Content-Length, or until close; capped. */
+async function readErrorBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  rest: Uint8Array,
+  headers: Headers,
+): Promise<string> {
+  const declared = Number(headers.get("content-length") ?? NaN);
+  const wanted = Math.min(
+    Number.isSafeInteger(declared) ? declared : MAX_ERROR_BODY,
+    MAX_ERROR_BODY,
+  );
+  let body = rest;
+  while (body.length < wanted) {
+    const next = await reader.read().catch(() => null);
+    if (next === null || next.done) break;
+    body = concatBytes(body, next.value);
+  }
+  return new TextDecoder().decode(body.subarray(0, wanted));
+}
+
+function latin1Prefix(bytes: Uint8Array, length: number): string {
+  return String.fromCharCode(...bytes.subarray(0, length));
+}
+
+function ignore(): void {}
