@@ -7,7 +7,7 @@
 
 import {
   type ConnectionOptions,
-  DEFAULT_CONNECTION_OPTIONS,
+  resolveConnectionOptions,
   WebSocketConnection,
   type WebSocketHandler,
 } from "./connection.ts";
@@ -135,11 +135,6 @@ export async function connectWith<T = undefined>(
     }
     if (failure !== null) throw failure;
 
-    const connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS };
-    for (const name of Object.keys(DEFAULT_CONNECTION_OPTIONS) as (keyof ConnectionOptions)[]) {
-      const value = options[name];
-      if (value !== undefined) connectionOptions[name] = value;
-    }
     const ws = new WebSocketConnection<T>({
       transport,
       reader,
@@ -149,7 +144,8 @@ export async function connectWith<T = undefined>(
       extensions: check.extensions,
       data: options.data as T,
       handler: options.websocket ?? {},
-      options: connectionOptions,
+      options: resolveConnectionOptions(options),
+      topics: null,
     });
     ws.start(received.rest);
     return ws;

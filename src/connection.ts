@@ -8,10 +8,16 @@
 
 import { CloseCode } from "./protocol/close_codes.ts";
 import { encodeClosePayload } from "./protocol/close_frame.ts";
-import { firstHeaderByte, frameHeaderLength, writeFrame } from "./protocol/frame_encoder.ts";
+import {
+  encodeFrame,
+  firstHeaderByte,
+  frameHeaderLength,
+  writeFrame,
+} from "./protocol/frame_encoder.ts";
 import { Opcode } from "./protocol/opcodes.ts";
 import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
 import type { NetAddress, Transport } from "./transport.ts";
+import { SEND_ENCODED_FRAME, type TopicRegistry } from "./pubsub.ts";
 
 /** A message as the application sees it: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;
@@ -21,10 +27,11 @@ export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
 /**
  * What happened to a message handed to `send`:
- * - `"sent"`: queued for the socket, and the send buffer is under `backpressureLimit`;
- * - `"backpressure"`: queued, but the buffer is now over the limit — wait for `drain`
- *   (or `drained()`) before sending more;
- * - `"dropped"`: not sent, because the connection is no longer open.
+ * - `"sent"`: queued for the socket, and the send buffer is within `backpressureLimit`;
+ * - `"backpressure"`: queued, but the buffer is now over the limit: wait for `drain` (or
+ *   `drained()`), because messages sent before it empties are dropped;
+ * - `"dropped"`: not queued, because the buffer was already over the limit (see
+ *   `closeOnBackpressureLimit`) or the connection is no longer open.
  */
 export type SendStatus = "sent" | "backpressure" | "dropped";
 
@@ -88,8 +95,13 @@ export interface ConnectionOptions {
   maxFragments?: number;
   /** How long to wait for the peer's close frame after sending ours, in ms. */
   closeTimeout?: number;
-  /** Send-buffer size above which `send` returns `"backpressure"`, in bytes. */
+  /**
+   * Most bytes buffered for sending. A message that finds the buffer over this is dropped (and
+   * `send` says `"dropped"`), so a peer that does not read cannot grow the sender's memory.
+   */
   backpressureLimit?: number;
+  /** Close a connection whose send buffer is over `backpressureLimit` (1008) instead of dropping. */
+  closeOnBackpressureLimit?: boolean;
   /** In the pull-style API, how many unread messages to queue before pausing reads. */
   messageQueueLength?: number;
 }
@@ -101,9 +113,24 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<Required<ConnectionOptions>> =
   // The conformance suite sends 4 MiB in 64-byte fragments (65,536 of them); allow twice that.
   maxFragments: 131_072,
   closeTimeout: 10_000,
-  backpressureLimit: 1024 * 1024,
+  // Bun's default; uWS uses 64 KiB. Large enough that a burst never drops, small enough to bound.
+  backpressureLimit: 16 * 1024 * 1024,
+  closeOnBackpressureLimit: false,
   messageQueueLength: 16,
 };
+
+/** The connection options in `options` (server or client options), the rest from the defaults. */
+export function resolveConnectionOptions(options: ConnectionOptions): Required<ConnectionOptions> {
+  const defaults = DEFAULT_CONNECTION_OPTIONS;
+  return {
+    maxPayload: options.maxPayload ?? defaults.maxPayload,
+    maxFragments: options.maxFragments ?? defaults.maxFragments,
+    closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
+    backpressureLimit: options.backpressureLimit ?? defaults.backpressureLimit,
+    closeOnBackpressureLimit: options.closeOnBackpressureLimit ?? defaults.closeOnBackpressureLimit,
+    messageQueueLength: options.messageQueueLength ?? defaults.messageQueueLength,
+  };
+}
 
 /** Everything a connection is created with; assembled by the server or the client. */
 export interface ConnectionInit<T> {
@@ -125,6 +152,8 @@ export interface ConnectionInit<T> {
   handler: WebSocketHandler<T>;
   /** Limits and timers, already merged with the defaults. */
   options: Required<ConnectionOptions>;
+  /** The server's topics; null on the client side, which has none. */
+  topics: TopicRegistry<WebSocketConnection<T>> | null;
 }
 
 const encoder = new TextEncoder();
@@ -153,6 +182,9 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   readonly #handler: WebSocketHandler<T>;
   readonly #options: Required<ConnectionOptions>;
   readonly #receiver: Receiver;
+  readonly #topics: TopicRegistry<WebSocketConnection<T>> | null;
+  /** The topics this connection subscribed to; created on the first subscription. */
+  #subscriptions: Set<string> | null = null;
   #state: ReadyState = ReadyState.Open;
   #resolveClosed!: (info: CloseInfo) => void;
 
@@ -193,6 +225,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#writer = init.writer;
     this.#handler = init.handler;
     this.#options = init.options;
+    this.#topics = init.topics;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#receiver = new Receiver(this.#receiverHandler(), {
       expectMasked: init.role === "server",
@@ -280,6 +313,40 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
   }
 
+  /** Subscribes to a topic; returns false when already subscribed. Server side only. */
+  subscribe(topic: string): boolean {
+    const topics = this.#requireTopics();
+    if (this.#state !== ReadyState.Open || !topics.subscribe(topic, this)) return false;
+    (this.#subscriptions ??= new Set()).add(topic);
+    return true;
+  }
+
+  /** Unsubscribes from a topic; returns false when not subscribed. */
+  unsubscribe(topic: string): boolean {
+    const topics = this.#requireTopics();
+    if (this.#subscriptions?.delete(topic) !== true) return false;
+    topics.unsubscribe(topic, this);
+    return true;
+  }
+
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.#subscriptions?.has(topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to. */
+  get subscriptions(): string[] {
+    return this.#subscriptions === null ? [] : [...this.#subscriptions];
+  }
+
+  /**
+   * Sends a message to every other subscriber of `topic` (not to this connection, even if it is
+   * subscribed). The frame is encoded once for all of them. Returns how many it was queued for.
+   */
+  publish(topic: string, data: SendData): number {
+    return this.#requireTopics().publish(topic, encodeMessageFrame(data), this);
+  }
+
   /** Drops the connection at once, without a closing handshake. The close code is 1006. */
   terminate(): void {
     if (this.#state === ReadyState.Closed) return;
@@ -301,6 +368,25 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#call(this.#handler.open);
     if (leftover.length > 0 && this.#state !== ReadyState.Closed) this.#receiver.push(leftover);
     this.#readLoop();
+  }
+
+  /** @internal Queues a frame encoded once for many connections (a published message). */
+  [SEND_ENCODED_FRAME](frame: Uint8Array): boolean {
+    if (this.#state !== ReadyState.Open) return false;
+    if (this.bufferedAmount > this.#options.backpressureLimit) {
+      this.#onBackpressureLimit();
+      return false;
+    }
+    // Its own write, after whatever is batched: the shared bytes are never copied.
+    this.#flush();
+    this.#write(frame);
+    if (this.bufferedAmount > this.#options.backpressureLimit) this.#needsDrain = true;
+    return true;
+  }
+
+  #requireTopics(): TopicRegistry<WebSocketConnection<T>> {
+    if (this.#topics === null) throw new TypeError("topics exist on the server side only");
+    return this.#topics;
   }
 
   // ---------------------------------------------------------------- receiving
@@ -326,7 +412,9 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     return {
       onMessage: (message) => this.#onMessage(message),
       onPing: (payload) => {
-        if (!this.#closeSent) this.#queueFrame(Opcode.Pong, payload, true);
+        // A peer that pings without reading gets no more pongs than the buffer allows.
+        const bufferFull = this.bufferedAmount > this.#options.backpressureLimit;
+        if (!this.#closeSent && !bufferFull) this.#queueFrame(Opcode.Pong, payload, true);
         this.#call(this.#handler.ping, payload);
       },
       onPong: (payload) => this.#call(this.#handler.pong, payload),
@@ -408,6 +496,10 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#reader.cancel().catch(ignore);
     this.#batch = null;
     this.#batchLength = 0;
+    if (this.#subscriptions !== null) {
+      for (const topic of this.#subscriptions) this.#topics?.unsubscribe(topic, this);
+      this.#subscriptions = null;
+    }
     const info = this.#closeInfo();
     const controller = this.#messageController;
     if (controller !== null) {
@@ -438,12 +530,24 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
 
   #sendData(opcode: number, payload: Uint8Array): SendStatus {
     if (this.#state !== ReadyState.Open) return "dropped";
+    if (this.bufferedAmount > this.#options.backpressureLimit) {
+      this.#onBackpressureLimit();
+      return "dropped";
+    }
     this.#queueFrame(opcode, payload, true);
     if (this.bufferedAmount > this.#options.backpressureLimit) {
       this.#needsDrain = true;
       return "backpressure";
     }
     return "sent";
+  }
+
+  /** A message found the send buffer over the limit: it is dropped, and maybe the connection. */
+  #onBackpressureLimit(): void {
+    this.#needsDrain = true;
+    if (this.#options.closeOnBackpressureLimit) {
+      this.close(CloseCode.PolicyViolation, "send buffer limit exceeded");
+    }
   }
 
   #sendControl(opcode: number, data: SendData): SendStatus {
@@ -549,6 +653,13 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       this.#fail(CloseCode.InternalError, "internal error");
     }
   }
+}
+
+/** A whole unmasked message frame, for sending the same bytes to many connections. */
+export function encodeMessageFrame(data: SendData): Uint8Array {
+  return typeof data === "string"
+    ? encodeFrame(Opcode.Text, encoder.encode(data))
+    : encodeFrame(Opcode.Binary, toBytes(data));
 }
 
 function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {

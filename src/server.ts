@@ -7,7 +7,9 @@
 
 import {
   type ConnectionOptions,
-  DEFAULT_CONNECTION_OPTIONS,
+  encodeMessageFrame,
+  resolveConnectionOptions,
+  type SendData,
   WebSocketConnection,
   type WebSocketHandler,
 } from "./connection.ts";
@@ -33,6 +35,7 @@ import type {
   TlsCertificate,
   Transport,
 } from "./transport.ts";
+import { TopicRegistry } from "./pubsub.ts";
 
 /** What the `upgrade` hook learns besides the request. */
 export interface UpgradeInfo {
@@ -137,6 +140,7 @@ export class WebSocketServer<T = undefined> {
   readonly #listener: Listener;
   readonly #scheme: "http" | "https";
   readonly #connections = new Set<WebSocketConnection<T>>();
+  readonly #topics = new TopicRegistry<WebSocketConnection<T>>();
   /** Sockets still in the HTTP phase, with a function that drops each. */
   readonly #handshaking = new Set<() => void>();
   #shutdown: Promise<void> | null = null;
@@ -145,11 +149,7 @@ export class WebSocketServer<T = undefined> {
   /** @internal Use `serve()`, which picks the adapter for the current runtime. */
   constructor(listen: ListenFunction, options: ServeOptions<T>) {
     this.#options = options;
-    this.#connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS };
-    for (const key of Object.keys(DEFAULT_CONNECTION_OPTIONS) as (keyof ConnectionOptions)[]) {
-      const value = options[key];
-      if (value !== undefined) this.#connectionOptions[key] = value;
-    }
+    this.#connectionOptions = resolveConnectionOptions(options);
     this.#handler = options.websocket ?? {};
     this.#scheme = options.tls === undefined ? "http" : "https";
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
@@ -188,6 +188,21 @@ export class WebSocketServer<T = undefined> {
   /** The open WebSocket connections. */
   connections(): IterableIterator<WebSocketConnection<T>> {
     return this.#connections.values();
+  }
+
+  /**
+   * Sends a message to every connection subscribed to `topic`. The frame is encoded once and the
+   * same bytes are queued for each subscriber. A subscriber whose send buffer is over
+   * `backpressureLimit` misses the message (or is closed, with `closeOnBackpressureLimit`), so one
+   * slow reader neither holds up the others nor grows memory. Returns how many it was queued for.
+   */
+  publish(topic: string, data: SendData): number {
+    return this.#topics.publish(topic, encodeMessageFrame(data), null);
+  }
+
+  /** How many connections are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.#topics.subscriberCount(topic);
   }
 
   /**
@@ -313,6 +328,7 @@ export class WebSocketServer<T = undefined> {
       data: decision?.data as T,
       handler: this.#handler,
       options: this.#connectionOptions,
+      topics: this.#topics,
     });
     this.#connections.add(ws);
     ws.closed.then(() => this.#connections.delete(ws));
