@@ -87,7 +87,7 @@ export function parseRequestHead(bytes: Uint8Array, maxHeaders: number): Request
   const method = requestLine.slice(0, firstSpace);
   const target = requestLine.slice(firstSpace + 1, lastSpace);
   const version = requestLine.slice(lastSpace + 1);
-  if (!isToken(method) || target.length === 0 || target.includes(" ")) {
+  if (!isToken(method) || !isVisibleAscii(target)) {
     return { status: 400, message: "Malformed request line" };
   }
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
@@ -124,6 +124,15 @@ export function parseResponseHead(bytes: Uint8Array, maxHeaders: number): Respon
   const headers = parseHeaderFields(lines, maxHeaders);
   if (!(headers instanceof Headers)) return headers;
   return { status: Number(code), statusText: statusLine.slice(13), headers };
+}
+
+/** Non-empty and visible ASCII only (VCHAR): a request target holds no spaces or controls. */
+function isVisibleAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= SP || c >= 0x7f) return false;
+  }
+  return value.length > 0;
 }
 
 function isDigits(value: string): boolean {
