@@ -298,8 +298,12 @@ class Server {
     ]);
     if (result !== "ready") {
       await this.stop();
-      const tail = this.output.trim().split("\n").slice(-8).join("\n    ");
-      throw new Error(`${this.name} ${result} before listening:\n    ${tail}`);
+      // deno-lint-ignore no-control-regex
+      const lines = this.output.replace(/\x1b\[[0-9;]*m/g, "").trim().split("\n");
+      const err = lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? "";
+      throw new Error(
+        `${result} before listening: ${err.trim()}\n    ${lines.slice(-8).join("\n    ")}`,
+      );
     }
   }
 
@@ -610,7 +614,9 @@ async function handshakeSuite(o: Options): Promise<HsSample[]> {
           `  [${round}/${o.rounds}] ${name.padEnd(12)} ` +
             (valid
               ? `${fmtNum(r.cycles_per_sec).padStart(8)} handshakes/s  (errors ${r.errors}, ` +
-                `server CPU ${fmtNum(r.server_cpu * 100)}%)`
+                `server CPU ${fmtNum(r.server_cpu * 100)}%, loadgen CPU ${
+                  fmtNum(r.loadgen_cpu * 100)
+                }%)`
               : `INVALID (${r.error ?? `errors ${r.errors}`})`),
         );
       } finally {
@@ -962,7 +968,8 @@ async function main() {
     md.push(
       "## Handshakes per second",
       "",
-      `TCP connect + HTTP upgrade + close handshake, ${o.hsConcurrency} in parallel.`,
+      `TCP connect + HTTP upgrade + close handshake (then the client resets the TCP connection, ` +
+        `so no TIME_WAIT piles up), ${o.hsConcurrency} in parallel.`,
       "",
       t,
       "",

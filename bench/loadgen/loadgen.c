@@ -16,7 +16,11 @@
 //
 // Usage: loadgen <echo|hold|handshake> [--host 127.0.0.1] [--port 9001] [--path /]
 //          [--conns 50] [--window 20] [--size 32] [--text] [--warmup 2] [--duration 5]
-//          [--concurrency 16] [--server-pid PID] [--timeout 30]
+//          [--concurrency 16] [--server-pid PID] [--timeout 30] [--wait-eof]
+//
+// handshake: after the server's close frame the client resets the TCP connection (no TIME_WAIT);
+// with --wait-eof it waits instead for the server to close TCP first (RFC 6455 7.1.1), which
+// makes the result depend on how soon each server closes.
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,7 +44,9 @@
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-enum { ST_CONNECTING, ST_UPGRADING, ST_OPEN, ST_CLOSING, ST_DEAD };
+// ST_CLOSING: our close frame is sent, waiting for the server's. ST_CLOSED: close frames
+// exchanged, waiting for the server to close the TCP connection (RFC 6455 7.1.1: server first).
+enum { ST_CONNECTING, ST_UPGRADING, ST_OPEN, ST_CLOSING, ST_CLOSED, ST_DEAD };
 
 typedef struct {
   int fd;
@@ -57,6 +63,7 @@ typedef struct {
   uint8_t partial[14];
   size_t plen;
   uint64_t received;
+  double closed_at;  // when the server's close frame arrived (handshake mode)
 } conn_t;
 
 // ---- options ----
@@ -72,6 +79,7 @@ static double opt_duration = 5.0;
 static int opt_concurrency = 16;
 static int opt_server_pid = 0;
 static double opt_timeout = 30.0;
+static int opt_wait_eof = 0;
 
 // ---- state ----
 static int ep;
@@ -285,12 +293,23 @@ static int parse(conn_t *c, const uint8_t *p, size_t n) {
 
 static uint64_t handshakes_done;
 static uint64_t upgrades_done;
+static uint64_t no_eof;  // server never closed the TCP connection after the close handshake
 static int accepting_new = 1;
 
 static void handshake_cycle_done(conn_t *c) {
   handshakes_done++;
   conn_kill(c);
   if (accepting_new) conn_start(c);
+}
+
+// Give up waiting for the server's TCP close after 1 s (the cycle still counts, as a no_eof).
+static void reap_closed(double now) {
+  for (int i = 0; i < nconns; i++) {
+    if (conns[i].state == ST_CLOSED && now - conns[i].closed_at > 1.0) {
+      no_eof++;
+      handshake_cycle_done(&conns[i]);
+    }
+  }
 }
 
 static void on_open(conn_t *c) {
@@ -358,7 +377,7 @@ static void handle_readable(conn_t *c) {
   ssize_t n = recv(c->fd, rbuf, sizeof rbuf, 0);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (c->state == ST_CLOSING) {
+    if (c->state == ST_CLOSING || c->state == ST_CLOSED) {
       handshake_cycle_done(c);
       return;
     }
@@ -402,7 +421,16 @@ static void handle_readable(conn_t *c) {
   if (parse(c, p, len)) {
     // server sent a close frame
     if (c->state == ST_CLOSING) {
-      handshake_cycle_done(c);
+      if (opt_wait_eof) {
+        c->state = ST_CLOSED;  // now wait for the server to close TCP
+        c->closed_at = now_s();
+      } else {
+        // Close handshake done: drop the TCP connection with a reset so that neither side keeps
+        // a TIME_WAIT entry (tens of thousands of them slow the loopback stack down).
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        handshake_cycle_done(c);
+      }
     } else {
       errors++;
       conn_kill(c);
@@ -519,6 +547,7 @@ int main(int argc, char **argv) {
     else if (OPT("--server-pid")) opt_server_pid = atoi(v);
     else if (OPT("--timeout")) opt_timeout = atof(v);
     else if (strcmp(a, "--text") == 0) opt_text = 1;
+    else if (strcmp(a, "--wait-eof") == 0) opt_wait_eof = 1;
     else {
       fprintf(stderr, "loadgen: unknown option %s\n", a);
       return 2;
@@ -628,21 +657,28 @@ int main(int argc, char **argv) {
     conns = calloc((size_t)nconns, sizeof *conns);
     for (int i = 0; i < nconns; i++) conn_start(&conns[i]);
     double warm_end = now_s() + opt_warmup;
-    while (now_s() < warm_end) poll_once(20);
-    uint64_t h0 = handshakes_done, u0 = upgrades_done, e0 = errors;
+    while (now_s() < warm_end) {
+      poll_once(20);
+      reap_closed(now_s());
+    }
+    uint64_t h0 = handshakes_done, u0 = upgrades_done, e0 = errors, n0 = no_eof;
     double c0 = self_cpu_s(), s0 = proc_cpu_s(opt_server_pid), ts = now_s();
     double end = ts + opt_duration;
-    while (now_s() < end) poll_once(20);
+    while (now_s() < end) {
+      poll_once(20);
+      reap_closed(now_s());
+    }
     double te = now_s();
-    uint64_t h1 = handshakes_done, u1 = upgrades_done, e1 = errors;
+    uint64_t h1 = handshakes_done, u1 = upgrades_done, e1 = errors, n1 = no_eof;
     double c1 = self_cpu_s(), s1 = proc_cpu_s(opt_server_pid);
     double secs = te - ts;
     printf("{\"mode\":\"handshake\",\"concurrency\":%d,\"seconds\":%.4f,\"cycles\":%llu,"
            "\"cycles_per_sec\":%.1f,\"upgrades_per_sec\":%.1f,\"loadgen_cpu\":%.3f,"
-           "\"server_cpu\":%.3f,\"errors\":%llu}\n",
+           "\"server_cpu\":%.3f,\"errors\":%llu,\"no_tcp_close_from_server\":%llu}\n",
            nconns, secs, (unsigned long long)(h1 - h0), (double)(h1 - h0) / secs,
            (double)(u1 - u0) / secs, (c1 - c0) / secs,
-           (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, (unsigned long long)(e1 - e0));
+           (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, (unsigned long long)(e1 - e0),
+           (unsigned long long)(n1 - n0));
     return 0;
   }
 
