@@ -28,6 +28,7 @@
 //   --hs-concurrency N  parallel handshakes for the handshake suite (default 16)
 //   --no-check          skip the check that the load generator saturates Bun's native server
 //   --no-write          do not write results/latest.json, RESULTS.md, results.svg
+//   --idle-wait S       before each measurement wait up to S s for the machine to idle (60)
 //   --quick             rounds 1, warm-up 1 s, measure 2 s, sizes 32,16k, idle-conns 2000
 //
 // Examples:
@@ -94,6 +95,7 @@ function parseArgs(argv: string[]) {
     hsConcurrency: 16,
     check: true,
     write: true,
+    idleWait: 60,
   };
   const list = (v: string) => v.split(",").map((x) => x.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
@@ -148,6 +150,9 @@ function parseArgs(argv: string[]) {
         break;
       case "--no-write":
         o.write = false;
+        break;
+      case "--idle-wait":
+        o.idleWait = Number(v());
         break;
       case "--quick":
         o.rounds = 1;
@@ -247,6 +252,42 @@ async function rssBytes(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   if (!m) throw new Error(`no VmRSS for ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+// Fraction of all CPUs busy over `ms` (from /proc/stat), 0..1.
+async function machineBusy(ms = 400): Promise<number> {
+  const read = async () => {
+    const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = v[3] + (v[4] ?? 0);
+    return { idle, total: v.reduce((a, b) => a + b, 0) };
+  };
+  const a = await read();
+  await sleep(ms);
+  const b = await read();
+  const total = b.total - a.total;
+  return total > 0 ? 1 - (b.idle - a.idle) / total : 0;
+}
+
+// Other work on this 2-core machine (tests, builds) distorts results: before each measurement,
+// wait (up to --idle-wait seconds) until less than 10% of the CPUs are busy.
+let idleWaitNoted = false;
+async function waitIdle(o: Options): Promise<number> {
+  const deadline = Date.now() + o.idleWait * 1000;
+  let busy = await machineBusy();
+  while (busy > 0.1 && Date.now() < deadline) {
+    if (!idleWaitNoted) {
+      console.log(
+        `  (machine ${fmtNum(busy * 100)}% busy with other work; waiting for it to idle)`,
+      );
+      idleWaitNoted = true;
+    }
+    await sleep(1000);
+    busy = await machineBusy();
+  }
+  if (busy > 0.1) console.log(`  (machine still ${fmtNum(busy * 100)}% busy; measuring anyway)`);
+  idleWaitNoted = busy > 0.1 ? idleWaitNoted : false;
+  return busy;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,7 +424,10 @@ async function echoRun(o: Options, srv: Server, size: number, warmup = o.warmup,
     "10",
   ];
   if (o.text) args.push("--text");
-  return await loadgen(args, (warmup + dur + 30) * 1000);
+  const busyBefore = await waitIdle(o);
+  const r = await loadgen(args, (warmup + dur + 30) * 1000);
+  r.machine_busy_before = busyBefore;
+  return r;
 }
 
 function echoProblem(r: Json, conns: number): string | undefined {
@@ -445,9 +489,11 @@ async function saturationCheck(o: Options): Promise<Json | undefined> {
     );
     if (!ok) {
       console.log(
-        "  WARNING: the load generator may not saturate Bun's native server " +
-          "(want server CPU > 90% and load generator CPU < 90%). Numbers near the top may be " +
-          "capped by the load generator.",
+        r.loadgen_cpu >= 0.9
+          ? "  WARNING: the load generator is CPU-bound against Bun's native server; numbers " +
+            "near the top may be capped by the load generator."
+          : "  WARNING: neither the server nor the load generator used a full core: the " +
+            "machine is busy with other work (or the kernel is the limit); results are unreliable.",
       );
     }
     return { ...r, saturated: ok };
@@ -489,7 +535,13 @@ async function throughputSuite(o: Options): Promise<Sample[]> {
             raw: r,
           };
           samples.push(s);
-          const flag = !problem && r.loadgen_cpu > 0.95 ? "  (load generator CPU-bound!)" : "";
+          const flag = problem
+            ? ""
+            : r.loadgen_cpu > 0.95
+            ? "  (load generator CPU-bound!)"
+            : r.server_cpu < 0.85
+            ? "  (server below 85% CPU: contention?)"
+            : "";
           console.log(
             `  [${round}/${o.rounds}] ${name.padEnd(12)} ${fmtSize(size).padStart(7)}: ` +
               (problem
@@ -518,6 +570,7 @@ async function memorySuite(o: Options): Promise<MemSample[]> {
       if (!srv) continue;
       try {
         await sleep(500);
+        await waitIdle(o);
         const before = await rssBytes(srv.pid);
         const child = new Deno.Command("taskset", {
           args: [
@@ -595,6 +648,7 @@ async function handshakeSuite(o: Options): Promise<HsSample[]> {
       const srv = await startOrSkip(name);
       if (!srv) continue;
       try {
+        await waitIdle(o);
         const r = await loadgen([
           "handshake",
           "--port",
@@ -670,7 +724,13 @@ function throughputTable(o: Options, m: Medians, samples: Sample[]): string {
       const maxLg = Math.max(
         ...samples.filter((x) => x.server === s && x.size === z).map((x) => x.loadgen_cpu ?? 0),
       );
-      return v === undefined ? "—" : fmtNum(v) + (maxLg > 0.95 ? " ⚠" : "");
+      const minSrv = Math.min(
+        ...samples.filter((x) => x.server === s && x.size === z && x.msgs_per_sec !== null)
+          .map((x) => x.server_cpu ?? 1),
+      );
+      return v === undefined
+        ? "—"
+        : fmtNum(v) + (maxLg > 0.95 ? " ⚠" : "") + (minSrv < 0.85 ? " †" : "");
     });
     lines.push(`| ${SERVERS[s].label} (\`${s}\`) | ${cells.join(" | ")} |`);
   }
@@ -925,7 +985,8 @@ async function main() {
       "",
       `${o.conns} connections × ${o.window} messages in flight (${o.bigConns} × ${o.bigWindow} ` +
       `for 1 MiB), ${o.text ? "text" : "binary"} frames, ${o.warmup} s warm-up + ` +
-      `${o.duration} s measured. ⚠ marks a cell where the load generator used > 95% of its CPU.`,
+      `${o.duration} s measured. ⚠ marks a cell where the load generator used > 95% of its CPU; † one where ` +
+      `a sample's server used < 85% of its core (contention, not a server limit).`,
       "",
       tt,
       "",
