@@ -26,6 +26,7 @@ export { serve } from "./src/runtime/serve.ts";
 export { connect } from "./src/runtime/connect.ts";
 export type { ConnectOptions } from "./src/client.ts";
 export { WebSocketHandshakeError } from "./src/errors.ts";
+export { allowOrigins, type AllowOriginsOptions } from "./src/origin.ts";
 export {
   type RequestInfo,
   type ServeOptions,

@@ -102,6 +102,23 @@ export interface ConnectionOptions {
   backpressureLimit?: number;
   /** Close a connection whose send buffer is over `backpressureLimit` (1008) instead of dropping. */
   closeOnBackpressureLimit?: boolean;
+  /** Largest single frame accepted, in bytes; larger ones close with 1009. */
+  maxFrameSize?: number;
+  /**
+   * When nothing at all has arrived from the peer for this long (ms), close with 1001. 0 turns it
+   * off.
+   */
+  idleTimeout?: number;
+  /**
+   * Halfway through `idleTimeout` of silence, send a ping, so that a live but quiet peer answers
+   * and stays connected while a dead one is closed.
+   */
+  idlePing?: boolean;
+  /**
+   * Send a ping every this many ms; if nothing has arrived from the peer by the next one, it is
+   * taken for dead: the connection is dropped and reported with 1011. 0 (the default) turns it off.
+   */
+  heartbeatInterval?: number;
   /** In the pull-style API, how many unread messages to queue before pausing reads. */
   messageQueueLength?: number;
 }
@@ -116,6 +133,11 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<Required<ConnectionOptions>> =
   // Bun's default; uWS uses 64 KiB. Large enough that a burst never drops, small enough to bound.
   backpressureLimit: 16 * 1024 * 1024,
   closeOnBackpressureLimit: false,
+  maxFrameSize: 64 * 1024 * 1024,
+  // Bun's and uWS's idle timeout, with Bun's pings when idle.
+  idleTimeout: 120_000,
+  idlePing: true,
+  heartbeatInterval: 0,
   messageQueueLength: 16,
 };
 
@@ -128,6 +150,10 @@ export function resolveConnectionOptions(options: ConnectionOptions): Required<C
     closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
     backpressureLimit: options.backpressureLimit ?? defaults.backpressureLimit,
     closeOnBackpressureLimit: options.closeOnBackpressureLimit ?? defaults.closeOnBackpressureLimit,
+    maxFrameSize: options.maxFrameSize ?? defaults.maxFrameSize,
+    idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
+    idlePing: options.idlePing ?? defaults.idlePing,
+    heartbeatInterval: options.heartbeatInterval ?? defaults.heartbeatInterval,
     messageQueueLength: options.messageQueueLength ?? defaults.messageQueueLength,
   };
 }
@@ -193,6 +219,16 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   #closeReceived: { code: number; reason: string } | null = null;
   #failure: { code: number; reason: string } | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  // Liveness.
+  #lastReceivedAt = Date.now();
+  #lastSentAt = Date.now();
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the idle ping was sent; a ping is due again only after something has arrived. */
+  #idlePingAt = 0;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #awaitingHeartbeat = false;
+  readonly #idleCheckBound = () => this.#idleCheck();
   #transportClosing = false;
 
   // Sending: frames queued in #batch until the end of the current task, then one write.
@@ -230,6 +266,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#receiver = new Receiver(this.#receiverHandler(), {
       expectMasked: init.role === "server",
       maxPayload: init.options.maxPayload,
+      maxFrameSize: init.options.maxFrameSize,
       maxFragments: init.options.maxFragments,
     });
     if (init.handler.message === undefined) this.#createMessageStream();
@@ -238,6 +275,16 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   /** The WHATWG ready state: 1 open, 2 closing, 3 closed. */
   get readyState(): ReadyState {
     return this.#state;
+  }
+
+  /** When bytes last arrived from the peer (ms since the epoch). */
+  get lastReceivedAt(): number {
+    return this.#lastReceivedAt;
+  }
+
+  /** When bytes were last handed to the socket (ms since the epoch). */
+  get lastSentAt(): number {
+    return this.#lastSentAt;
   }
 
   /** Bytes handed to `send` (and friends) that the socket has not taken yet. */
@@ -365,6 +412,13 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
 
   /** @internal Starts reading, with bytes that arrived together with the handshake. */
   start(leftover: Uint8Array): void {
+    const { idleTimeout, idlePing, heartbeatInterval } = this.#options;
+    if (idleTimeout > 0) {
+      this.#idleTimer = setTimeout(this.#idleCheckBound, idlePing ? idleTimeout / 2 : idleTimeout);
+    }
+    if (heartbeatInterval > 0) {
+      this.#heartbeatTimer = setInterval(() => this.#heartbeat(), heartbeatInterval);
+    }
     this.#call(this.#handler.open);
     if (leftover.length > 0 && this.#state !== ReadyState.Closed) this.#receiver.push(leftover);
     this.#readLoop();
@@ -396,6 +450,8 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       while (true) {
         const { value, done } = await this.#reader.read();
         if (done) break;
+        this.#lastReceivedAt = Date.now();
+        this.#awaitingHeartbeat = false;
         if (!this.#receiver.stopped) this.#receiver.push(value);
         if (this.#resumeReading === null && this.#messageQueueIsFull()) {
           // Pull-style API and nobody is reading: stop reading from the socket until they do.
@@ -406,6 +462,41 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       // A read error is the end of the transport, handled below like an end of stream.
     }
     this.#onTransportEnded();
+  }
+
+  /**
+   * The idle timer does not restart on every read: it wakes when the connection could first be
+   * idle, looks at when bytes last arrived, and sleeps again for the rest.
+   */
+  #idleCheck(): void {
+    if (this.#state === ReadyState.Closed) return;
+    const { idleTimeout, idlePing } = this.#options;
+    const now = Date.now();
+    const silent = now - this.#lastReceivedAt;
+    if (silent >= idleTimeout) {
+      this.close(CloseCode.GoingAway, "idle timeout");
+      return;
+    }
+    const pingAt = idleTimeout / 2;
+    if (idlePing && silent >= pingAt && this.#idlePingAt <= this.#lastReceivedAt) {
+      this.#idlePingAt = now;
+      this.ping();
+    }
+    const next = idlePing && silent < pingAt ? pingAt - silent : idleTimeout - silent;
+    this.#idleTimer = setTimeout(this.#idleCheckBound, next);
+  }
+
+  #heartbeat(): void {
+    if (this.#state === ReadyState.Closed) return;
+    if (this.#awaitingHeartbeat) {
+      // Nothing since the last ping: the peer (or the path to it) is gone. A close frame would
+      // only wait behind unsent bytes, so drop the socket now.
+      this.#failure ??= { code: CloseCode.InternalError, reason: "heartbeat timeout" };
+      this.terminate();
+      return;
+    }
+    this.#awaitingHeartbeat = true;
+    this.ping();
   }
 
   #receiverHandler(): ReceiverHandler {
@@ -476,11 +567,16 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#closeTransport();
   }
 
-  /** Closes the socket once everything queued has been written. */
+  /**
+   * Closes the socket once everything queued has been written, or drops it after `closeTimeout`
+   * if the peer does not read what is queued.
+   */
   #closeTransport(): void {
     if (this.#transportClosing) return;
     this.#transportClosing = true;
     this.#flush();
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
     this.#writer.close().catch(ignore).finally(() => this.#onTransportEnded());
   }
 
@@ -488,6 +584,8 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     if (this.#state === ReadyState.Closed) return;
     this.#state = ReadyState.Closed;
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#idleTimer);
+    clearInterval(this.#heartbeatTimer);
     this.#receiver.stop();
     if (!this.#transportClosing) {
       this.#transportClosing = true;
@@ -601,6 +699,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   }
 
   #write(bytes: Uint8Array): void {
+    this.#lastSentAt = Date.now();
     this.#writesInFlight.push(bytes.length);
     this.#bytesInFlight += bytes.length;
     this.#writer.write(bytes).then(this.#onWrittenBound, this.#onWriteFailedBound);

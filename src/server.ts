@@ -101,6 +101,8 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
   maxBodyBytes?: number;
   /** How long a client has to send its whole request head, in ms; then it is dropped. */
   handshakeTimeout?: number;
+  /** Most open WebSocket connections; upgrades beyond it get 503. Unlimited by default. */
+  maxConnections?: number;
   /** Shuts the server down (as `shutdown()` does) when aborted. */
   signal?: AbortSignal;
   /** Called once the server listens, with its address. */
@@ -311,6 +313,9 @@ export class WebSocketServer<T = undefined> {
     }
     if (this.#shutdown !== null) {
       return respond(errorResponse({ status: 503, message: "Server shutting down" }));
+    }
+    if (this.#connections.size >= (this.#options.maxConnections ?? Infinity)) {
+      return respond(errorResponse({ status: 503, message: "Too many connections" }));
     }
     const response = await acceptResponse(
       upgrade.key,

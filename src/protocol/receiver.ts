@@ -31,6 +31,8 @@ export interface ReceiverOptions {
   expectMasked: boolean;
   /** Largest message accepted, in bytes, summed across fragments. */
   maxPayload: number;
+  /** Largest single frame accepted, in bytes. Defaults to `maxPayload`. */
+  maxFrameSize?: number;
   /** Most fragments (frames) one message may have. */
   maxFragments: number;
 }
@@ -42,6 +44,7 @@ export class Receiver implements FrameSink {
   readonly #handler: ReceiverHandler;
   readonly #expectMasked: boolean;
   readonly #maxPayload: number;
+  readonly #maxFrameSize: number;
   readonly #maxFragments: number;
   readonly #parser: FrameParser;
   /**
@@ -68,6 +71,7 @@ export class Receiver implements FrameSink {
     this.#handler = handler;
     this.#expectMasked = options.expectMasked;
     this.#maxPayload = options.maxPayload;
+    this.#maxFrameSize = options.maxFrameSize ?? options.maxPayload;
     this.#maxFragments = options.maxFragments;
     this.#parser = new FrameParser(this);
   }
@@ -130,6 +134,9 @@ export class Receiver implements FrameSink {
         CloseCode.ProtocolError,
         "new message started before the previous one ended",
       );
+    }
+    if (length > this.#maxFrameSize) {
+      return this.#fail(CloseCode.MessageTooBig, `frame exceeds ${this.#maxFrameSize} bytes`);
     }
     if (!isControlOpcode(opcode) && this.#messageLength + length > this.#maxPayload) {
       return this.#fail(CloseCode.MessageTooBig, `message exceeds ${this.#maxPayload} bytes`);
