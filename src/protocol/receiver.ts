@@ -135,7 +135,8 @@ export class Receiver implements FrameSink {
         "new message started before the previous one ended",
       );
     }
-    if (length > this.#maxFrameSize) {
+    // Control frames are bounded by the 125-byte rule above, not by the message limits.
+    if (!isControlOpcode(opcode) && length > this.#maxFrameSize) {
       return this.#fail(CloseCode.MessageTooBig, `frame exceeds ${this.#maxFrameSize} bytes`);
     }
     if (!isControlOpcode(opcode) && this.#messageLength + length > this.#maxPayload) {
