@@ -1,0 +1,84 @@
+/**
+ * The echo example as a user runs it, on Deno and on Bun: it starts on the port PORT names,
+ * serves its page at `/`, echoes, and on SIGINT closes its connections (1001) and exits with 0.
+ * The test runtime's own `WebSocket` and `fetch` are the clients.
+ */
+
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { within } from "./_interop_server.ts";
+import { BIN, freePort, killAll, startChild } from "./_processes.ts";
+
+const COMMANDS = {
+  deno: [BIN.deno, ["run", "--allow-net", "--allow-env", "examples/echo.ts"]],
+  bun: [BIN.bun, ["run", "examples/echo.ts"]],
+} as const;
+
+/** Per step; a runtime starting cold is the slow part. */
+const STEP = 30_000;
+
+describe("examples/echo.ts as a process", () => {
+  after(() => killAll());
+
+  for (const runtime of ["deno", "bun"] as const) {
+    test(`on ${runtime}: page, echo, SIGINT`, { timeout: 4 * STEP }, async () => {
+      const port = await freePort();
+      const [command, args] = COMMANDS[runtime];
+      const child = startChild(command, [...args], 3 * STEP, { PORT: String(port) });
+      let socket: WebSocket | undefined;
+      try {
+        await child.waitForOutput(`ws://127.0.0.1:${port}/`, STEP);
+
+        const page = await within(fetch(`http://127.0.0.1:${port}/`), STEP, "GET /");
+        const html = await page.text();
+        assert.equal(page.status, 200);
+        assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+        assert.match(html, /new WebSocket\(/);
+        const missing = await within(fetch(`http://127.0.0.1:${port}/nope`), STEP, "GET /nope");
+        await missing.body?.cancel();
+        assert.equal(missing.status, 404);
+
+        const ws = socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+        ws.binaryType = "arraybuffer";
+        const messages: unknown[] = [];
+        let onMessage = () => {};
+        ws.onmessage = (event) => {
+          messages.push(event.data);
+          onMessage();
+        };
+        const closed = new Promise<{ code: number; reason: string; wasClean: boolean }>(
+          (resolve) => {
+            ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean });
+          },
+        );
+        await within(
+          new Promise<void>((resolve, reject) => {
+            ws.onopen = () => resolve();
+            ws.onerror = () => reject(new Error("WebSocket error before open"));
+          }),
+          STEP,
+          "the WebSocket to open",
+        );
+        const echoed = new Promise<void>((resolve) => onMessage = resolve);
+        ws.send("hello, echo ✓");
+        await within(echoed, STEP, "the echo");
+        assert.deepEqual(messages, ["hello, echo ✓"]);
+
+        // Ctrl-C: the example shuts down gracefully, which closes this socket with 1001.
+        child.signal("SIGINT");
+        assert.deepEqual(await within(closed, STEP, "the close event after SIGINT"), {
+          code: 1001,
+          reason: "server shutting down",
+          wasClean: true,
+        });
+        const exit = await child.exited;
+        assert.deepEqual(exit, { code: 0, signal: null }, child.stderr());
+        assert.match(child.stdout(), /shutting down/);
+      } finally {
+        socket?.close();
+        child.signal("SIGKILL");
+        await child.exited.catch(() => {});
+      }
+    });
+  }
+});
