@@ -14,7 +14,7 @@ import {
 import { WebSocketHandshakeError } from "./errors.ts";
 import { generateClientKey } from "./handshake/accept_key.ts";
 import { buildUpgradeRequest, checkUpgradeResponse } from "./handshake/client_handshake.ts";
-import { parseResponseHead } from "./handshake/http_head.ts";
+import { listHasToken, parseResponseHead } from "./handshake/http_head.ts";
 import { concatBytes, readHead } from "./handshake/read_head.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
 
@@ -119,7 +119,7 @@ export async function connectWith<T = undefined>(
     }
 
     if (response.status !== 101) {
-      const body = await readErrorBody(reader, received.rest, response.headers);
+      const body = await readErrorBody(reader, received.rest, response.status, response.headers);
       throw new WebSocketHandshakeError(
         `the server refused the upgrade with ${response.status} ${response.statusText}`.trim(),
         { status: response.status, headers: response.headers, body },
@@ -175,24 +175,76 @@ function dropTransport(transport: Transport): void {
   transport.readable.cancel().catch(ignore);
 }
 
-/** The body of a refusal, for the error: up to its Content-Length, or until close; capped. */
+/**
+ * The body of a refusal, for the error: none for 1xx/204/304, the chunks of a chunked body, up to
+ * its Content-Length, or until close; capped. (A chunked body on a kept-alive connection has no
+ * close to wait for: its last chunk ends it.)
+ */
 async function readErrorBody(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   rest: Uint8Array,
+  status: number,
   headers: Headers,
 ): Promise<string> {
+  if (status < 200 || status === 204 || status === 304) return "";
+  const chunked = listHasToken(headers.get("transfer-encoding"), "chunked");
   const declared = Number(headers.get("content-length") ?? NaN);
   const wanted = Math.min(
-    Number.isSafeInteger(declared) ? declared : MAX_ERROR_BODY,
+    !chunked && Number.isSafeInteger(declared) ? declared : MAX_ERROR_BODY,
     MAX_ERROR_BODY,
   );
   let body = rest;
-  while (body.length < wanted) {
+  let decoded = chunked ? decodeChunks(body) : null;
+  // Raw bytes are capped too, chunk framing included, so a stream of garbage cannot grow forever.
+  while (
+    decoded === null
+      ? body.length < wanted
+      : !decoded.complete && decoded.length < wanted && body.length < 2 * MAX_ERROR_BODY
+  ) {
     const next = await reader.read().catch(() => null);
     if (next === null || next.done) break;
     body = concatBytes(body, next.value);
+    if (chunked) decoded = decodeChunks(body);
   }
+  if (decoded !== null) body = decoded.data;
   return new TextDecoder().decode(body.subarray(0, wanted));
+}
+
+/** The data of the complete chunks in `bytes`, and whether the last chunk (size 0) has come. */
+function decodeChunks(
+  bytes: Uint8Array,
+): { data: Uint8Array; length: number; complete: boolean } {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  let at = 0;
+  while (true) {
+    let lineEnd = at;
+    while (lineEnd + 1 < bytes.length && !(bytes[lineEnd] === 13 && bytes[lineEnd + 1] === 10)) {
+      lineEnd++;
+    }
+    if (lineEnd + 1 >= bytes.length) break; // the size line has not fully arrived
+    const sizeLine = bytes.subarray(at, Math.min(lineEnd, at + 64));
+    const sizeText = latin1Prefix(sizeLine, sizeLine.length).split(";")[0].trim();
+    const size = /^[0-9a-fA-F]{1,8}$/.test(sizeText) ? parseInt(sizeText, 16) : -1;
+    // A malformed size line ends the body: there is nothing more to understand in it.
+    if (size <= 0) return { data: joinParts(parts, length), length, complete: true };
+    const dataStart = lineEnd + 2;
+    if (bytes.length < dataStart + size + 2) break; // the chunk has not fully arrived
+    parts.push(bytes.subarray(dataStart, dataStart + size));
+    length += size;
+    at = dataStart + size + 2;
+  }
+  return { data: joinParts(parts, length), length, complete: false };
+}
+
+function joinParts(parts: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 function latin1Prefix(bytes: Uint8Array, length: number): string {
