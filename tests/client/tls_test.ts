@@ -1,0 +1,171 @@
+/**
+ * wss:// both ways, with the throwaway test CA in tests/fixtures/tls/: our client against our TLS
+ * server (in-process and on the other runtime) and against Bun's native TLS server; the built-in
+ * `WebSocket` clients of Deno and Bun against our TLS server.
+ *
+ * How the built-in clients are made to trust a private CA, as found on this machine (Deno 2.9.6,
+ * Bun 1.4.5): Deno honours `DENO_CERT=<ca.pem>` and also `NODE_EXTRA_CA_CERTS=<ca.pem>`; Bun
+ * honours only `NODE_EXTRA_CA_CERTS` (it ignores `DENO_CERT`). Without either, both refuse the
+ * certificate (Deno: "invalid peer certificate: UnknownIssuer"; Bun: "unable to verify the first
+ * certificate").
+ */
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
+import {
+  BIN,
+  CA_PATH_ARG,
+  killChildren,
+  scriptArgs,
+  startChild,
+  startPeerServer,
+} from "./_children.ts";
+import { finish, type Probe, probe, within } from "./_probe.ts";
+import { OTHER_RUNTIME, startInProcess, TLS_CA } from "./_targets.ts";
+
+after(() => killChildren());
+
+async function echoes(url: string, options: Parameters<typeof probe>[1]): Promise<Probe> {
+  const p = await probe(url, options);
+  p.ws.send("secure ✓");
+  assert.equal(await p.messages.next("text echo"), "secure ✓");
+  p.ws.send(Uint8Array.from([0, 1, 255]));
+  const binary = await p.messages.next("binary echo");
+  assert.ok(binary instanceof Uint8Array);
+  assert.deepEqual(Array.from(binary), [0, 1, 255]);
+  // A 1 MiB message goes through TLS records and back whole.
+  const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) & 255);
+  p.ws.send(big);
+  const bigEcho = await p.messages.next("1 MiB echo");
+  assert.ok(bigEcho instanceof Uint8Array && bigEcho.length === big.length);
+  assert.ok(bigEcho.every((byte, i) => byte === big[i]), "1 MiB echo differs");
+  return p;
+}
+
+async function closesCleanly(p: Probe): Promise<void> {
+  p.ws.close(4000, "bye");
+  const info = await within(p.ws.closed, "closed");
+  assert.equal(info.code, 4000);
+  assert.equal(info.wasClean, true);
+}
+
+describe("our client → our TLS server (in-process)", () => {
+  let server: WebSocketServer | undefined;
+  let port = 0;
+  before(() => {
+    server = startInProcess(true).server;
+    port = server.port;
+  });
+  after(() => server?.stop());
+
+  test("trusting the test CA: messages both ways and a clean close", async () => {
+    const p = await echoes(`wss://127.0.0.1:${port}/`, { tls: { caCerts: [TLS_CA] } });
+    await closesCleanly(p);
+  });
+
+  test("the certificate's DNS name, via serverName", async () => {
+    const p = await echoes(`wss://127.0.0.1:${port}/`, {
+      tls: { caCerts: [TLS_CA], serverName: "localhost" },
+      protocols: ["chat"],
+    });
+    assert.equal(p.ws.protocol, "chat");
+    await closesCleanly(p);
+  });
+
+  test("without the CA: WebSocketHandshakeError", async () => {
+    const error = await within(connect(`wss://127.0.0.1:${port}/`).catch((e) => e), "connect");
+    assert.ok(error instanceof WebSocketHandshakeError, String(error));
+    assert.match(error.message, /could not connect/);
+    assert.equal(error.status, undefined);
+  });
+
+  test("a name the certificate does not cover: WebSocketHandshakeError", async () => {
+    const error = await within(
+      connect(`wss://127.0.0.1:${port}/`, {
+        tls: { caCerts: [TLS_CA], serverName: "example.com" },
+      }).catch((e) => e),
+      "connect",
+    );
+    assert.ok(error instanceof WebSocketHandshakeError, String(error));
+  });
+
+  test("plain ws:// to the TLS port: WebSocketHandshakeError, no hang", async () => {
+    const error = await within(
+      connect(`ws://127.0.0.1:${port}/`, { timeout: 5_000 }).catch((e) => e),
+      "connect",
+    );
+    assert.ok(error instanceof WebSocketHandshakeError, String(error));
+  });
+
+  for (const runtime of ["deno", "bun"] as const) {
+    const env = runtime === "deno" ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
+    test(`${runtime}'s built-in WebSocket, trusting the CA through ${env}`, async () => {
+      const child = startChild(
+        BIN[runtime],
+        [...scriptArgs(runtime, "tests/peers/builtin_wss_client.mjs"), `wss://127.0.0.1:${port}/`],
+        { deadlineMs: 30_000, env: { [env]: CA_PATH_ARG } },
+      );
+      const { code } = await child.exited;
+      const result = JSON.parse(child.stdout().trim().split("\n").pop() ?? "null");
+      assert.deepEqual(
+        result,
+        { ok: true, echo: "hello ✓", code: 1000, reason: "" },
+        child.stderr(),
+      );
+      assert.equal(code, 0);
+    });
+
+    test(`${runtime}'s built-in WebSocket without the CA is refused`, async () => {
+      const child = startChild(
+        BIN[runtime],
+        [...scriptArgs(runtime, "tests/peers/builtin_wss_client.mjs"), `wss://127.0.0.1:${port}/`],
+        // Neither variable: make sure none leaks in from the test's environment.
+        { deadlineMs: 30_000, env: { DENO_CERT: "", NODE_EXTRA_CA_CERTS: "" } },
+      );
+      const { code } = await child.exited;
+      const result = JSON.parse(child.stdout().trim().split("\n").pop() ?? "null");
+      assert.equal(result?.ok, false, child.stdout());
+      assert.notEqual(code, 0);
+    });
+  }
+});
+
+for (
+  const [name, runtime, script] of [
+    [
+      `our client → edgews TLS server on ${OTHER_RUNTIME} (child)`,
+      OTHER_RUNTIME,
+      "tests/peers/edgews_echo_server.ts",
+    ],
+    [
+      "our client → Bun.serve native TLS websocket (child)",
+      "bun",
+      "tests/peers/bun_native_echo_server.ts",
+    ],
+  ] as const
+) {
+  describe(name, () => {
+    let port = 0;
+    let stop = () => {};
+    before(async () => {
+      const started = await startPeerServer(runtime, script, ["--tls"]);
+      port = started.port;
+      stop = () => started.child.kill();
+    });
+    after(() => stop());
+
+    test("trusting the test CA: messages both ways, server close reaches us", async () => {
+      const p = await echoes(`wss://127.0.0.1:${port}/`, { tls: { caCerts: [TLS_CA] } });
+      p.ws.send("cmd:close");
+      const info = await within(p.ws.closed, "closed");
+      assert.deepEqual(info, { code: 4001, reason: "server bye", wasClean: true });
+      await finish(p);
+    });
+
+    test("without the CA: WebSocketHandshakeError", async () => {
+      const error = await within(connect(`wss://127.0.0.1:${port}/`).catch((e) => e), "connect");
+      assert.ok(error instanceof WebSocketHandshakeError, String(error));
+    });
+  });
+}
