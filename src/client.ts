@@ -14,9 +14,15 @@ import {
 import { WebSocketHandshakeError } from "./errors.ts";
 import { generateClientKey } from "./handshake/accept_key.ts";
 import { buildUpgradeRequest, checkUpgradeResponse } from "./handshake/client_handshake.ts";
+import {
+  clientOffer,
+  type PerMessageDeflateOptions,
+  resolveDeflateOptions,
+} from "./handshake/permessage_deflate.ts";
 import { listHasToken, parseResponseHead } from "./handshake/http_head.ts";
 import { concatBytes, readHead } from "./handshake/read_head.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
+import { type ChunkReader, openChunkReader } from "./chunk_reader.ts";
 
 /** Options for {@link connect}. Limits and timers are the same as a server connection's. */
 export interface ConnectOptions<T = undefined> extends ConnectionOptions {
@@ -36,6 +42,11 @@ export interface ConnectOptions<T = undefined> extends ConnectionOptions {
   data?: T;
   /** Largest response head accepted, in bytes. Defaults to 16 KiB. */
   maxHeaderBytes?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for the defaults, or settings. Off by default
+   * (as Bun's client; `ws` offers it by default). `ws.extensions` says whether the server agreed.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 const DEFAULT_TIMEOUT = 10_000;
@@ -53,12 +64,19 @@ export async function connectWith<T = undefined>(
   const target = parseWebSocketUrl(url);
   const key = generateClientKey();
   const protocols = options.protocols ?? [];
-  const request = buildUpgradeRequest(target, key, protocols, new Headers(options.headers));
+  const deflateOptions = resolveDeflateOptions(options.perMessageDeflate);
+  const request = buildUpgradeRequest(
+    target,
+    key,
+    protocols,
+    new Headers(options.headers),
+    deflateOptions === null ? "" : clientOffer(deflateOptions),
+  );
   const signal = options.signal;
   signal?.throwIfAborted();
 
   let transport: Transport | null = null;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let reader: ChunkReader | null = null;
   let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   let failure: unknown = null;
   const drop = () => {
@@ -97,7 +115,7 @@ export async function connectWith<T = undefined>(
         { cause: error },
       );
     });
-    reader = transport.readable.getReader();
+    reader = openChunkReader(transport.readable);
     writer = transport.writable.getWriter();
     if (failure !== null) throw failure;
     writer.write(request).catch(ignore);
@@ -125,7 +143,7 @@ export async function connectWith<T = undefined>(
         { status: response.status, headers: response.headers, body },
       );
     }
-    const check = await checkUpgradeResponse(response, key, protocols);
+    const check = await checkUpgradeResponse(response, key, protocols, deflateOptions);
     if (!check.ok) {
       throw new WebSocketHandshakeError(check.message, {
         status: 101,
@@ -142,6 +160,7 @@ export async function connectWith<T = undefined>(
       role: "client",
       protocol: check.protocol,
       extensions: check.extensions,
+      deflate: check.deflate,
       data: options.data as T,
       handler: options.websocket ?? {},
       options: resolveConnectionOptions(options),
@@ -181,7 +200,7 @@ function dropTransport(transport: Transport): void {
  * close to wait for: its last chunk ends it.)
  */
 async function readErrorBody(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ChunkReader,
   rest: Uint8Array,
   status: number,
   headers: Headers,

@@ -17,7 +17,10 @@ import {
 import { Opcode } from "./protocol/opcodes.ts";
 import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
 import type { NetAddress, Transport } from "./transport.ts";
+import type { ChunkReader } from "./chunk_reader.ts";
 import { SEND_ENCODED_FRAME, type TopicRegistry } from "./pubsub.ts";
+import { InboundDeflate, OutboundDeflate, type SendOptions } from "./compression.ts";
+import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
 
 /** A message as the application sees it: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;
@@ -163,7 +166,7 @@ export interface ConnectionInit<T> {
   /** The socket, already past the HTTP handshake. */
   transport: Transport;
   /** The transport's reader, already used by the handshake. */
-  reader: ReadableStreamDefaultReader<Uint8Array>;
+  reader: ChunkReader;
   /** The transport's writer, already used by the handshake. */
   writer: WritableStreamDefaultWriter<Uint8Array>;
   /** "server" (expects masked frames, never masks) or "client" (the reverse). */
@@ -172,6 +175,8 @@ export interface ConnectionInit<T> {
   protocol: string;
   /** The negotiated extensions header, or "". */
   extensions: string;
+  /** permessage-deflate as negotiated, or null/absent when the connection is uncompressed. */
+  deflate?: DeflateAgreement | null;
   /** Per-connection application data. */
   data: T;
   /** The application's callbacks. */
@@ -188,6 +193,8 @@ const EMPTY = new Uint8Array(0);
 const BATCH_FRAME_LIMIT = 64 * 1024;
 const MIN_BATCH_CAPACITY = 4 * 1024;
 const MAX_BATCH_CAPACITY = 256 * 1024;
+/** With permessage-deflate, reading pauses while this many compressed bytes await inflating. */
+const INFLATE_BACKLOG_LIMIT = 1024 * 1024;
 
 /** An open WebSocket, on either end. */
 export class WebSocketConnection<T = undefined> implements AsyncIterable<Message> {
@@ -203,11 +210,14 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   readonly closed: Promise<CloseInfo>;
 
   readonly #role: "server" | "client";
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader: ChunkReader;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #handler: WebSocketHandler<T>;
   readonly #options: Required<ConnectionOptions>;
   readonly #receiver: Receiver;
+  /** permessage-deflate's chains; null when it was not negotiated. */
+  readonly #inflate: InboundDeflate | null = null;
+  readonly #deflate: OutboundDeflate | null = null;
   readonly #topics: TopicRegistry<WebSocketConnection<T>> | null;
   /** The topics this connection subscribed to; created on the first subscription. */
   #subscriptions: Set<string> | null = null;
@@ -263,11 +273,24 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#options = init.options;
     this.#topics = init.topics;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    this.#receiver = new Receiver(this.#receiverHandler(), {
+    let receiverHandler = this.#receiverHandler();
+    if (init.deflate) {
+      this.#inflate = new InboundDeflate(init.deflate, init.options.maxPayload, receiverHandler);
+      receiverHandler = this.#inflate.receiverHandler();
+      this.#deflate = new OutboundDeflate(init.deflate, {
+        frame: (opcode, payload, fin, rsv1) => this.#queueFrame(opcode, payload, fin, rsv1),
+        raw: (bytes) => {
+          this.#flush();
+          this.#write(bytes);
+        },
+      });
+    }
+    this.#receiver = new Receiver(receiverHandler, {
       expectMasked: init.role === "server",
       maxPayload: init.options.maxPayload,
       maxFrameSize: init.options.maxFrameSize,
       maxFragments: init.options.maxFragments,
+      perMessageDeflate: init.deflate ? true : false,
     });
     if (init.handler.message === undefined) this.#createMessageStream();
   }
@@ -289,7 +312,8 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
 
   /** Bytes handed to `send` (and friends) that the socket has not taken yet. */
   get bufferedAmount(): number {
-    return this.#batchLength + this.#bytesInFlight;
+    return this.#batchLength + this.#bytesInFlight +
+      (this.#deflate === null ? 0 : this.#deflate.pendingBytes);
   }
 
   /**
@@ -320,19 +344,33 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     }
   }
 
-  /** Sends a text message (for a string) or a binary message (for bytes). */
-  send(data: SendData): SendStatus {
+  /**
+   * Sends a text message (for a string) or a binary message (for bytes). With permessage-deflate
+   * negotiated, `{ compress: false }` sends this one uncompressed.
+   */
+  send(data: SendData, options?: SendOptions): SendStatus {
+    if (this.#deflate !== null) {
+      return typeof data === "string"
+        ? this.#sendCompressible(Opcode.Text, encoder.encode(data), true, options)
+        : this.#sendCompressible(Opcode.Binary, toBytes(data), false, options);
+    }
     if (typeof data === "string") return this.#sendData(Opcode.Text, encoder.encode(data));
     return this.#sendData(Opcode.Binary, toBytes(data));
   }
 
-  /** Sends a text message. */
-  sendText(text: string): SendStatus {
+  /** Sends a text message (`options` as for {@link send}). */
+  sendText(text: string, options?: SendOptions): SendStatus {
+    if (this.#deflate !== null) {
+      return this.#sendCompressible(Opcode.Text, encoder.encode(text), true, options);
+    }
     return this.#sendData(Opcode.Text, encoder.encode(text));
   }
 
-  /** Sends a binary message. */
-  sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView): SendStatus {
+  /** Sends a binary message (`options` as for {@link send}). */
+  sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView, options?: SendOptions): SendStatus {
+    if (this.#deflate !== null) {
+      return this.#sendCompressible(Opcode.Binary, toBytes(data), false, options);
+    }
     return this.#sendData(Opcode.Binary, toBytes(data));
   }
 
@@ -432,8 +470,10 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       return false;
     }
     // Its own write, after whatever is batched: the shared bytes are never copied.
-    this.#flush();
-    this.#write(frame);
+    if (this.#deflate === null || !this.#deflate.holdRaw(frame)) {
+      this.#flush();
+      this.#write(frame);
+    }
     if (this.bufferedAmount > this.#options.backpressureLimit) this.#needsDrain = true;
     return true;
   }
@@ -453,6 +493,9 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
         this.#lastReceivedAt = Date.now();
         this.#awaitingHeartbeat = false;
         if (!this.#receiver.stopped) this.#receiver.push(value);
+        if (this.#inflate !== null && this.#inflate.backlog > INFLATE_BACKLOG_LIMIT) {
+          await this.#inflate.backlogBelow(INFLATE_BACKLOG_LIMIT);
+        }
         if (this.#resumeReading === null && this.#messageQueueIsFull()) {
           // Pull-style API and nobody is reading: stop reading from the socket until they do.
           await new Promise<void>((resolve) => this.#resumeReading = resolve);
@@ -573,6 +616,8 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
    */
   #closeTransport(): void {
     if (this.#transportClosing) return;
+    // Frames still being compressed (and the close frame behind them) go out first.
+    if (this.#deflate !== null && this.#deflate.holdCall(() => this.#closeTransport())) return;
     this.#transportClosing = true;
     this.#flush();
     clearTimeout(this.#closeTimer);
@@ -587,6 +632,8 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     clearTimeout(this.#idleTimer);
     clearInterval(this.#heartbeatTimer);
     this.#receiver.stop();
+    this.#inflate?.stop();
+    this.#deflate?.stop();
     if (!this.#transportClosing) {
       this.#transportClosing = true;
       this.#writer.abort().catch(ignore);
@@ -640,6 +687,27 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     return "sent";
   }
 
+  /** `send` with permessage-deflate negotiated: compressed unless small or `compress: false`. */
+  #sendCompressible(
+    opcode: number,
+    payload: Uint8Array,
+    owned: boolean,
+    options: SendOptions | undefined,
+  ): SendStatus {
+    const deflate = this.#deflate!;
+    if (
+      this.#state !== ReadyState.Open || this.bufferedAmount > this.#options.backpressureLimit ||
+      !deflate.offer(opcode, payload, options?.compress !== false, owned)
+    ) {
+      return this.#sendData(opcode, payload);
+    }
+    if (this.bufferedAmount > this.#options.backpressureLimit) {
+      this.#needsDrain = true;
+      return "backpressure";
+    }
+    return "sent";
+  }
+
   /** A message found the send buffer over the limit: it is dropped, and maybe the connection. */
   #onBackpressureLimit(): void {
     this.#needsDrain = true;
@@ -660,11 +728,13 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#flush();
   }
 
-  #queueFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+  #queueFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
     if (this.#transportClosing) return;
+    // Behind a message still being compressed, frames wait their turn.
+    if (this.#deflate !== null && this.#deflate.hold(opcode, payload, fin)) return;
     const mask = this.#role === "client" ? randomMask() : null;
     const size = frameHeaderLength(payload.length, mask !== null) + payload.length;
-    const firstByte = firstHeaderByte(fin, false, opcode);
+    const firstByte = firstHeaderByte(fin, rsv1, opcode);
     if (size > BATCH_FRAME_LIMIT) {
       // Large frames get their own buffer (written after whatever is batched before them).
       this.#flush();

@@ -36,6 +36,12 @@ import type {
   Transport,
 } from "./transport.ts";
 import { TopicRegistry } from "./pubsub.ts";
+import {
+  negotiateServer,
+  type PerMessageDeflateOptions,
+  resolveDeflateOptions,
+} from "./handshake/permessage_deflate.ts";
+import { type ChunkReader, openChunkReader } from "./chunk_reader.ts";
 
 /** What the `upgrade` hook learns besides the request. */
 export interface UpgradeInfo {
@@ -107,6 +113,12 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
   signal?: AbortSignal;
   /** Called once the server listens, with its address. */
   onListen?(address: NetAddress): void;
+  /**
+   * Accept permessage-deflate (RFC 7692) from clients that offer it: `true` for the defaults, or
+   * settings. Off by default, as in `ws` and Bun (compression costs CPU and memory per
+   * connection).
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** Options for {@link WebSocketServer.shutdown}. */
@@ -138,6 +150,7 @@ export class WebSocketServer<T = undefined> {
 
   readonly #options: ServeOptions<T>;
   readonly #connectionOptions: Required<ConnectionOptions>;
+  readonly #deflateOptions: Required<PerMessageDeflateOptions> | null;
   readonly #handler: WebSocketHandler<T>;
   readonly #listener: Listener;
   readonly #scheme: "http" | "https";
@@ -152,6 +165,7 @@ export class WebSocketServer<T = undefined> {
   constructor(listen: ListenFunction, options: ServeOptions<T>) {
     this.#options = options;
     this.#connectionOptions = resolveConnectionOptions(options);
+    this.#deflateOptions = resolveDeflateOptions(options.perMessageDeflate);
     this.#handler = options.websocket ?? {};
     this.#scheme = options.tls === undefined ? "http" : "https";
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
@@ -248,7 +262,7 @@ export class WebSocketServer<T = undefined> {
   }
 
   async #accept(transport: Transport): Promise<void> {
-    const reader = transport.readable.getReader();
+    const reader = openChunkReader(transport.readable);
     const writer = transport.writable.getWriter();
     const drop = () => {
       writer.abort().catch(ignore);
@@ -269,7 +283,7 @@ export class WebSocketServer<T = undefined> {
 
   async #handshake(
     transport: Transport,
-    reader: ReadableStreamDefaultReader<Uint8Array>,
+    reader: ChunkReader,
     writer: WritableStreamDefaultWriter<Uint8Array>,
   ): Promise<void> {
     const respond = (bytes: Uint8Array) => {
@@ -317,11 +331,14 @@ export class WebSocketServer<T = undefined> {
     if (this.#connections.size >= (this.#options.maxConnections ?? Infinity)) {
       return respond(errorResponse({ status: 503, message: "Too many connections" }));
     }
-    const response = await acceptResponse(
-      upgrade.key,
-      protocol ?? "",
-      new Headers(decision?.headers),
+    const deflate = negotiateServer(
+      head.headers.get("sec-websocket-extensions"),
+      this.#deflateOptions,
     );
+    const responseHeaders = new Headers(decision?.headers);
+    if (deflate === null) responseHeaders.delete("sec-websocket-extensions");
+    else responseHeaders.set("sec-websocket-extensions", deflate.response);
+    const response = await acceptResponse(upgrade.key, protocol ?? "", responseHeaders);
     writer.write(response).catch(ignore);
     const ws = new WebSocketConnection<T>({
       transport,
@@ -329,7 +346,8 @@ export class WebSocketServer<T = undefined> {
       writer,
       role: "server",
       protocol: protocol ?? "",
-      extensions: "",
+      extensions: deflate?.response ?? "",
+      deflate: deflate?.agreement ?? null,
       data: decision?.data as T,
       handler: this.#handler,
       options: this.#connectionOptions,
@@ -345,7 +363,7 @@ export class WebSocketServer<T = undefined> {
    * it, an HTTP error, or null on timeout or a closed socket.
    */
   async #readHead(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
+    reader: ChunkReader,
   ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
     const timer = setTimeout(
       () => reader.cancel().catch(ignore),
@@ -374,7 +392,7 @@ export class WebSocketServer<T = undefined> {
     transport: Transport,
     head: RequestHead,
     rest: Uint8Array,
-    reader: ReadableStreamDefaultReader<Uint8Array>,
+    reader: ChunkReader,
     respond: (bytes: Uint8Array) => void,
   ): Promise<void> {
     const fetch = this.#options.fetch;
@@ -406,7 +424,7 @@ export class WebSocketServer<T = undefined> {
   async #readBody(
     head: RequestHead,
     rest: Uint8Array,
-    reader: ReadableStreamDefaultReader<Uint8Array>,
+    reader: ChunkReader,
   ): Promise<Uint8Array | HttpError | null> {
     if (head.headers.has("transfer-encoding")) {
       return { status: 501, message: "Chunked request bodies are not supported" };

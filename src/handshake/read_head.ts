@@ -21,7 +21,7 @@ export interface ReceivedHead {
  * here).
  */
 export async function readHead(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: { read(): Promise<ReadableStreamReadResult<Uint8Array>> },
   maxBytes: number,
   isPlausible: (bytesSoFar: Uint8Array) => boolean,
   notHttp: HttpError,
@@ -41,10 +41,11 @@ export async function readHead(
   }
 }
 
-/** Two byte arrays as one (the first returned as is when the second is empty, and vice versa). */
+/**
+ * Two byte arrays as one new array. Always a copy: a chunk from a reader is only valid until the
+ * next read (see chunk_reader.ts).
+ */
 export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  if (b.length === 0) return a;
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);

@@ -1,14 +1,57 @@
 /**
  * The XOR masking of RFC 6455 §5.3, shared by the parser (unmasking client frames) and the
  * encoder (masking frames a client sends).
+ *
+ * The work is done in place, four bytes at a time through a Uint32Array view over the aligned
+ * middle of the range; copying first (a native memcpy) and masking in place is several times
+ * faster than XOR-ing byte by byte from one array into another.
  * @module
  */
 
+// A 4-byte scratch area seen both as bytes and as one native-endian 32-bit word, to turn the
+// rotated key into the word that lines up with an aligned position.
+const keyBytes = new Uint8Array(4);
+const keyWord = new Uint32Array(keyBytes.buffer);
+
+/** Below this many bytes, setting up the word view costs more than it saves. */
+const WORD_THRESHOLD = 32;
+
+/**
+ * XORs `bytes[start .. start + length)` with the mask, in place. `maskOffset` is how many payload
+ * bytes of this frame came before `start`, so a payload that arrives in pieces is unmasked piece
+ * by piece.
+ */
+export function maskInPlace(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+  mask: Uint8Array,
+  maskOffset: number,
+): void {
+  let i = start;
+  const end = start + length;
+  if (length >= WORD_THRESHOLD) {
+    // Bytes up to a 4-byte boundary of the underlying buffer, then whole words.
+    const misalignment = (bytes.byteOffset + i) & 3;
+    const head = misalignment === 0 ? 0 : 4 - misalignment;
+    for (const stop = i + head; i < stop; i++) bytes[i] ^= mask[(maskOffset + i - start) & 3];
+    const rotation = maskOffset + i - start;
+    keyBytes[0] = mask[rotation & 3];
+    keyBytes[1] = mask[(rotation + 1) & 3];
+    keyBytes[2] = mask[(rotation + 2) & 3];
+    keyBytes[3] = mask[(rotation + 3) & 3];
+    const key = keyWord[0];
+    const wordCount = (end - i) >>> 2;
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, wordCount);
+    for (let w = 0; w < wordCount; w++) words[w] ^= key;
+    i += wordCount * 4;
+  }
+  for (; i < end; i++) bytes[i] ^= mask[(maskOffset + i - start) & 3];
+}
+
 /**
  * Writes `source[sourceStart .. sourceStart + length)` XOR the mask into `target` at
- * `targetStart`. `maskOffset` is how many payload bytes of this frame came before, so a payload
- * that arrives in pieces is unmasked piece by piece. `source` and `target` may be the same array
- * at the same offset (in-place).
+ * `targetStart`. `maskOffset` is how many payload bytes of this frame came before.
  */
 export function applyMask(
   source: Uint8Array,
@@ -19,20 +62,8 @@ export function applyMask(
   mask: Uint8Array,
   maskOffset: number,
 ): void {
-  // Rotate the key so that index 0 lines up with this piece; the main loop then needs no modulo.
-  const m0 = mask[maskOffset & 3];
-  const m1 = mask[(maskOffset + 1) & 3];
-  const m2 = mask[(maskOffset + 2) & 3];
-  const m3 = mask[(maskOffset + 3) & 3];
-  const whole = length & ~3;
-  let i = 0;
-  for (; i < whole; i += 4) {
-    target[targetStart + i] = source[sourceStart + i] ^ m0;
-    target[targetStart + i + 1] = source[sourceStart + i + 1] ^ m1;
-    target[targetStart + i + 2] = source[sourceStart + i + 2] ^ m2;
-    target[targetStart + i + 3] = source[sourceStart + i + 3] ^ m3;
+  if (source !== target || sourceStart !== targetStart) {
+    target.set(source.subarray(sourceStart, sourceStart + length), targetStart);
   }
-  if (i < length) target[targetStart + i] = source[sourceStart + i] ^ m0;
-  if (i + 1 < length) target[targetStart + i + 1] = source[sourceStart + i + 1] ^ m1;
-  if (i + 2 < length) target[targetStart + i + 2] = source[sourceStart + i + 2] ^ m2;
+  maskInPlace(target, targetStart, length, mask, maskOffset);
 }

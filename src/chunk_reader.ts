@@ -1,0 +1,61 @@
+/**
+ * Reading a transport's bytes chunk by chunk, with as little allocation as the stream allows.
+ *
+ * For a byte stream (Deno's sockets) reads go into a buffer of our own through a BYOB reader,
+ * and the same buffer is used again for the next read, so a busy connection allocates nothing
+ * per read (Deno's default reader allocates 64 KiB for every read) and an idle one holds a small
+ * buffer instead of 64 KiB. The buffer follows the traffic: twice the last read, between 2 and
+ * 64 KiB. Other streams (Bun's, built by our adapter) are read with their default reader.
+ *
+ * A chunk is valid until the next `read()`: whoever keeps bytes must copy them, as the frame
+ * parser and the head reader do.
+ * @module
+ */
+
+/** The part of a stream reader the handshake and the connection use. */
+export interface ChunkReader {
+  /** The next chunk, or `done` at the end of the stream. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Stops reading and releases the socket's read side. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+const MIN_BUFFER = 2 * 1024;
+const MAX_BUFFER = 64 * 1024;
+
+/** A reader for `readable`: BYOB with a reused buffer when the stream supports it. */
+export function openChunkReader(readable: ReadableStream<Uint8Array>): ChunkReader {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = readable.getReader({ mode: "byob" });
+  } catch {
+    return readable.getReader();
+  }
+  return new ByobChunkReader(byob);
+}
+
+class ByobChunkReader implements ChunkReader {
+  readonly #reader: ReadableStreamBYOBReader;
+  /** The buffer to read into next; it comes back from each read, moved to a new ArrayBuffer. */
+  #buffer: ArrayBuffer | null = new ArrayBuffer(MIN_BUFFER);
+
+  constructor(reader: ReadableStreamBYOBReader) {
+    this.#reader = reader;
+  }
+
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const buffer = this.#buffer ?? new ArrayBuffer(MIN_BUFFER);
+    this.#buffer = null;
+    const result = await this.#reader.read(new Uint8Array(buffer));
+    const chunk = result.value;
+    if (result.done || chunk === undefined) return { done: true, value: undefined };
+    const wanted = Math.min(MAX_BUFFER, Math.max(MIN_BUFFER, chunk.length * 2));
+    const returned = chunk.buffer as ArrayBuffer;
+    this.#buffer = returned.byteLength === wanted ? returned : new ArrayBuffer(wanted);
+    return { done: false, value: chunk };
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    return this.#reader.cancel(reason);
+  }
+}
