@@ -48,4 +48,6 @@ export {
   type WebSocketHandler,
 } from "./src/connection.ts";
 export { CloseCode, isValidCloseCode } from "./src/protocol/close_codes.ts";
+export type { PerMessageDeflateOptions } from "./src/handshake/permessage_deflate.ts";
+export type { SendOptions } from "./src/compression.ts";
 export type { ClientTlsOptions, NetAddress, TlsCertificate } from "./src/transport.ts";

@@ -6,6 +6,11 @@
 
 import { computeAcceptKey } from "./accept_key.ts";
 import { isToken, listHasToken, type ResponseHead } from "./http_head.ts";
+import {
+  checkServerResponse,
+  type DeflateAgreement,
+  type PerMessageDeflateOptions,
+} from "./permessage_deflate.ts";
 
 /** Headers the handshake sets itself; an application may not override them. */
 const RESERVED_HEADERS = [
@@ -29,6 +34,7 @@ export function buildUpgradeRequest(
   key: string,
   protocols: readonly string[],
   headers: Headers,
+  extensions = "",
 ): Uint8Array {
   for (const name of RESERVED_HEADERS) {
     if (headers.has(name)) throw new TypeError(`the ${name} header is set by the handshake`);
@@ -46,6 +52,7 @@ export function buildUpgradeRequest(
     `sec-websocket-key: ${key}\r\n` +
     "sec-websocket-version: 13\r\n";
   if (protocols.length > 0) head += `sec-websocket-protocol: ${protocols.join(", ")}\r\n`;
+  if (extensions !== "") head += `sec-websocket-extensions: ${extensions}\r\n`;
   // Headers has already refused names and values that could split a line.
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
   return encoder.encode(head + "\r\n");
@@ -53,7 +60,7 @@ export function buildUpgradeRequest(
 
 /** What the checks on a 101 conclude. */
 export type UpgradeResponseCheck =
-  | { ok: true; protocol: string; extensions: string }
+  | { ok: true; protocol: string; extensions: string; deflate: DeflateAgreement | null }
   | { ok: false; message: string };
 
 /**
@@ -65,6 +72,7 @@ export async function checkUpgradeResponse(
   response: ResponseHead,
   key: string,
   offeredProtocols: readonly string[],
+  offeredDeflate: Required<PerMessageDeflateOptions> | null = null,
 ): Promise<UpgradeResponseCheck> {
   const headers = response.headers;
   if (!listHasToken(headers.get("upgrade"), "websocket")) {
@@ -86,11 +94,12 @@ export async function checkUpgradeResponse(
     };
   }
   const extensions = headers.get("sec-websocket-extensions") ?? "";
-  if (extensions !== "") {
-    return {
-      ok: false,
-      message: `the server chose extensions "${extensions}", which were not offered`,
-    };
-  }
-  return { ok: true, protocol, extensions };
+  const deflate = checkServerResponse(extensions, offeredDeflate);
+  if (!deflate.ok) return deflate;
+  return {
+    ok: true,
+    protocol,
+    extensions: deflate.agreement === null ? "" : extensions,
+    deflate: deflate.agreement,
+  };
 }

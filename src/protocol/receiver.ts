@@ -23,6 +23,11 @@ export interface ReceiverHandler {
   onClose(code: number, reason: string): void;
   /** The peer broke a rule or a limit; close with `code`. Nothing is read after it. */
   onProtocolError(code: number, reason: string): void;
+  /**
+   * A frame of a compressed message (permessage-deflate), still compressed: `opcode` is the
+   * message's (text or binary), `fin` marks its last frame. Only with `perMessageDeflate`.
+   */
+  onCompressedFrame?(opcode: number, payload: Uint8Array, fin: boolean): void;
 }
 
 /** Limits and role for a {@link Receiver}. */
@@ -35,6 +40,11 @@ export interface ReceiverOptions {
   maxFrameSize?: number;
   /** Most fragments (frames) one message may have. */
   maxFragments: number;
+  /**
+   * permessage-deflate was negotiated: RSV1 on a message's first frame marks it compressed, and
+   * its frames go to `onCompressedFrame`. Without it, RSV1 is a protocol error (1002).
+   */
+  perMessageDeflate?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -46,6 +56,12 @@ export class Receiver implements FrameSink {
   readonly #maxPayload: number;
   readonly #maxFrameSize: number;
   readonly #maxFragments: number;
+  readonly #perMessageDeflate: boolean;
+  /**
+   * How many bytes more than `maxPayload` a compressed message may take on the wire: data that
+   * does not compress grows a little (stored blocks). Its inflated size is checked separately.
+   */
+  readonly #compressedSlack: number;
   readonly #parser: FrameParser;
   /**
    * Validates and decodes text as it arrives; the streaming mode fails on the first bad byte.
@@ -58,6 +74,9 @@ export class Receiver implements FrameSink {
   #frameFin = false;
   /** Bytes of the current text frame already run through the decoder (frames spanning chunks). */
   #frameDecoded = 0;
+  /** The current frame belongs to a compressed message. */
+  #frameCompressed = false;
+  #messageCompressed = false;
 
   // The fragmented message being assembled; #messageOpcode is 0 when none is.
   #messageOpcode = 0;
@@ -73,6 +92,8 @@ export class Receiver implements FrameSink {
     this.#maxPayload = options.maxPayload;
     this.#maxFrameSize = options.maxFrameSize ?? options.maxPayload;
     this.#maxFragments = options.maxFragments;
+    this.#perMessageDeflate = options.perMessageDeflate ?? false;
+    this.#compressedSlack = Math.floor(this.#maxPayload / 1024) + 64;
     this.#parser = new FrameParser(this);
   }
 
@@ -101,8 +122,18 @@ export class Receiver implements FrameSink {
     masked: boolean,
     length: number,
   ): boolean {
+    let compressed = false;
     if (rsv !== 0) {
-      return this.#fail(CloseCode.ProtocolError, "reserved bits set without an extension");
+      if (rsv !== 4 || !this.#perMessageDeflate) {
+        return this.#fail(CloseCode.ProtocolError, "reserved bits set without an extension");
+      }
+      if (opcode === Opcode.Continuation) {
+        return this.#fail(CloseCode.ProtocolError, "RSV1 set on a continuation frame");
+      }
+      if (isControlOpcode(opcode)) {
+        return this.#fail(CloseCode.ProtocolError, "compressed control frame");
+      }
+      compressed = opcode === Opcode.Text || opcode === Opcode.Binary;
     }
     if (!isKnownOpcode(opcode)) {
       return this.#fail(CloseCode.ProtocolError, `reserved opcode ${opcode}`);
@@ -135,16 +166,21 @@ export class Receiver implements FrameSink {
         "new message started before the previous one ended",
       );
     }
+    if (opcode === Opcode.Continuation) compressed = this.#messageCompressed;
+    // A compressed message's inflated size is checked while inflating; its wire size may be a
+    // little over the limits.
+    const slack = compressed ? this.#compressedSlack : 0;
     // Control frames are bounded by the 125-byte rule above, not by the message limits.
-    if (!isControlOpcode(opcode) && length > this.#maxFrameSize) {
+    if (!isControlOpcode(opcode) && length > this.#maxFrameSize + slack) {
       return this.#fail(CloseCode.MessageTooBig, `frame exceeds ${this.#maxFrameSize} bytes`);
     }
-    if (!isControlOpcode(opcode) && this.#messageLength + length > this.#maxPayload) {
+    if (!isControlOpcode(opcode) && this.#messageLength + length > this.#maxPayload + slack) {
       return this.#fail(CloseCode.MessageTooBig, `message exceeds ${this.#maxPayload} bytes`);
     }
     this.#frameOpcode = opcode;
     this.#frameFin = fin;
     this.#frameDecoded = 0;
+    if (!isControlOpcode(opcode)) this.#frameCompressed = compressed;
     return true;
   }
 
@@ -152,7 +188,7 @@ export class Receiver implements FrameSink {
   onFramePart(payload: Uint8Array, received: number): boolean {
     // Text is checked as it arrives so that a bad byte ends the connection at once, not when the
     // (possibly huge, possibly never finished) frame is complete.
-    if (this.#isTextFrame()) {
+    if (!this.#frameCompressed && this.#isTextFrame()) {
       if (!this.#decodeText(payload.subarray(this.#frameDecoded, received), true)) return false;
       this.#frameDecoded = received;
     }
@@ -163,6 +199,7 @@ export class Receiver implements FrameSink {
   onFrame(payload: Uint8Array): boolean {
     const opcode = this.#frameOpcode;
     if (isControlOpcode(opcode)) return this.#onControlFrame(opcode, payload);
+    if (this.#frameCompressed) return this.#onCompressedFrame(opcode, payload);
 
     if (opcode !== Opcode.Continuation && this.#frameFin && this.#frameDecoded === 0) {
       // An unfragmented message that arrived whole: the fast path, no assembly.
@@ -202,6 +239,25 @@ export class Receiver implements FrameSink {
     this.#binaryParts = [];
     this.#textParts = [];
     this.#handler.onMessage(message);
+    return !this.#parser.stopped;
+  }
+
+  #onCompressedFrame(opcode: number, payload: Uint8Array): boolean {
+    if (opcode !== Opcode.Continuation) {
+      this.#messageOpcode = opcode;
+      this.#fragments = 1;
+      this.#messageCompressed = true;
+    }
+    this.#messageLength += payload.length;
+    const messageOpcode = this.#messageOpcode;
+    const fin = this.#frameFin;
+    if (fin) {
+      this.#messageOpcode = 0;
+      this.#messageLength = 0;
+      this.#fragments = 0;
+      this.#messageCompressed = false;
+    }
+    this.#handler.onCompressedFrame?.(messageOpcode, payload, fin);
     return !this.#parser.stopped;
   }
 

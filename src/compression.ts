@@ -1,0 +1,443 @@
+/**
+ * permessage-deflate (RFC 7692) for one connection: an inbound chain that inflates compressed
+ * messages and keeps every later event behind them, and an outbound chain that compresses
+ * messages and keeps every later frame behind them. Both use `node:zlib` streams (available on
+ * Deno and Bun alike); a zlib stream answers asynchronously, so each chain is a queue worked by
+ * one async loop. Nothing here exists for a connection without the extension: the uncompressed
+ * path pays one null check.
+ * @module
+ */
+
+import * as zlib from "node:zlib";
+import { CloseCode } from "./protocol/close_codes.ts";
+import { Opcode } from "./protocol/opcodes.ts";
+import type { ReceiverHandler } from "./protocol/receiver.ts";
+import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
+
+/** The four bytes a sync flush ends with; stripped when sending, put back when inflating. */
+const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+/** An empty compressed message: one empty stored block, as the trailer leaves it (§7.2.3.6). */
+const EMPTY_DEFLATED = new Uint8Array([0x00]);
+const EMPTY = new Uint8Array(0);
+const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
+/** zlib hands out output in chunks of this size (its default is 16 KiB). */
+const CHUNK_SIZE = 64 * 1024;
+
+type ZlibStream = zlib.InflateRaw | zlib.DeflateRaw;
+
+/** Feeds `input` (a message's bytes, or nothing) to a zlib stream and waits for a sync flush. */
+function writeAndFlush(stream: ZlibStream, input: Uint8Array | null): Promise<void> {
+  return new Promise((resolve) => {
+    if (input !== null && input.length > 0) stream.write(input);
+    stream.flush(Z_SYNC_FLUSH, () => resolve());
+  });
+}
+
+function joinChunks(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/** A zlib Buffer as a plain Uint8Array over the same memory. */
+function plain(chunk: Uint8Array): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+// ------------------------------------------------------------------------------- receiving
+
+type InboundTask =
+  | { frame: Uint8Array; opcode: number; fin: boolean }
+  | { call: () => void };
+
+/**
+ * Inflates compressed messages as their frames arrive and delivers them in order: a message or
+ * a close frame that arrives after a compressed message waits until it has been delivered. Pings
+ * are answered at once. The inflated size is counted while inflating, and the message is
+ * refused with 1009 as soon as it passes `maxPayload`, so a small "deflate bomb" never expands in
+ * memory; inflated text is validated as UTF-8 as it comes out (1007).
+ */
+export class InboundDeflate {
+  readonly #handler: ReceiverHandler;
+  readonly #maxPayload: number;
+  readonly #resetEachMessage: boolean;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #inflater: zlib.InflateRaw | null = null;
+  #tasks: InboundTask[] = [];
+  #running = false;
+  #stopped = false;
+  /** Compressed bytes queued and not yet inflated. */
+  #backlog = 0;
+  #backlogWaiters: Array<() => void> = [];
+
+  // The message being inflated.
+  #opcode = 0;
+  #length = 0;
+  #binary: Uint8Array[] = [];
+  #text: string[] = [];
+  /** Set by the data listener when the message broke a rule; the message is abandoned. */
+  #failure: { code: number; reason: string } | null = null;
+  /** Wakes the task waiting on the current flush (also when the inflater fails). */
+  #wake: (() => void) | null = null;
+
+  /** `handler` is the connection's receiver handler; `maxPayload` limits inflated messages. */
+  constructor(agreement: DeflateAgreement, maxPayload: number, handler: ReceiverHandler) {
+    this.#handler = handler;
+    this.#maxPayload = maxPayload;
+    this.#resetEachMessage = agreement.receiveNoContextTakeover;
+  }
+
+  /** Compressed bytes received and not inflated yet; reading pauses while it is large. */
+  get backlog(): number {
+    return this.#backlog;
+  }
+
+  /** Resolves once the backlog is at most `limit` bytes (or the chain stopped). */
+  backlogBelow(limit: number): Promise<void> {
+    if (this.#backlog <= limit || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.#backlog <= limit || this.#stopped) resolve();
+        else this.#backlogWaiters.push(check);
+      };
+      this.#backlogWaiters.push(check);
+    });
+  }
+
+  /** The receiver handler to give the {@link Receiver}: `handler` with events kept in order. */
+  receiverHandler(): ReceiverHandler {
+    const handler = this.#handler;
+    return {
+      onMessage: (data) => {
+        if (this.#running) this.#push({ call: () => handler.onMessage(data) });
+        else handler.onMessage(data);
+      },
+      onPing: (payload) => handler.onPing(payload),
+      onPong: (payload) => handler.onPong(payload),
+      onClose: (code, reason) => {
+        if (this.#running) this.#push({ call: () => handler.onClose(code, reason) });
+        else handler.onClose(code, reason);
+      },
+      onProtocolError: (code, reason) => {
+        this.stop();
+        handler.onProtocolError(code, reason);
+      },
+      onCompressedFrame: (opcode, payload, fin) => {
+        this.#backlog += payload.length;
+        this.#push({ frame: payload, opcode, fin });
+      },
+    };
+  }
+
+  /** Drops whatever is queued and frees the inflater. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#tasks = [];
+    this.#backlog = 0;
+    this.#binary = [];
+    this.#text = [];
+    this.#inflater?.close();
+    this.#inflater = null;
+    this.#wake?.();
+    for (const wake of this.#backlogWaiters.splice(0)) wake();
+  }
+
+  #push(task: InboundTask): void {
+    if (this.#stopped) return;
+    this.#tasks.push(task);
+    if (!this.#running) this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    let next = 0;
+    while (next < this.#tasks.length && !this.#stopped) {
+      const task = this.#tasks[next++];
+      if (next > 64 && next * 2 > this.#tasks.length) {
+        this.#tasks = this.#tasks.slice(next);
+        next = 0;
+      }
+      if ("call" in task) {
+        task.call();
+        continue;
+      }
+      await this.#inflateFrame(task.frame, task.opcode, task.fin);
+      this.#backlog -= task.frame.length;
+      if (this.#backlogWaiters.length > 0) {
+        for (const wake of this.#backlogWaiters.splice(0)) wake();
+      }
+    }
+    this.#tasks = [];
+    this.#running = false;
+  }
+
+  #createInflater(): zlib.InflateRaw {
+    const inflater = zlib.createInflateRaw({ windowBits: 15, chunkSize: CHUNK_SIZE });
+    inflater.on("data", (chunk: Uint8Array) => this.#onInflated(chunk));
+    inflater.on("error", (error: Error) => {
+      this.#failure ??= { code: CloseCode.InvalidPayload, reason: `invalid compressed data` };
+      void error;
+      this.#inflater = null;
+      this.#wake?.();
+    });
+    return inflater;
+  }
+
+  async #inflateFrame(frame: Uint8Array, opcode: number, fin: boolean): Promise<void> {
+    if (this.#opcode === 0) {
+      this.#opcode = opcode;
+      this.#length = 0;
+    }
+    const inflater = this.#inflater ??= this.#createInflater();
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (frame.length > 0) inflater.write(frame);
+      if (fin) inflater.write(TRAILER);
+      inflater.flush(Z_SYNC_FLUSH, () => resolve());
+    });
+    this.#wake = null;
+    if (this.#stopped) return;
+    if (this.#failure !== null) {
+      const { code, reason } = this.#failure;
+      this.stop();
+      this.#handler.onProtocolError(code, reason);
+      return;
+    }
+    if (!fin) return;
+    let message: string | Uint8Array;
+    if (this.#opcode === Opcode.Text) {
+      try {
+        const tail = this.#decoder.decode();
+        if (tail.length > 0) this.#text.push(tail);
+      } catch {
+        this.stop();
+        this.#handler.onProtocolError(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+        return;
+      }
+      message = this.#text.length === 1 ? this.#text[0] : this.#text.join("");
+      this.#text = [];
+    } else {
+      message = this.#binary.length === 0 ? EMPTY : joinChunks(this.#binary, this.#length);
+      this.#binary = [];
+    }
+    this.#opcode = 0;
+    this.#length = 0;
+    if (this.#resetEachMessage) {
+      // The peer starts every message afresh: nothing to keep, so no inflater to keep either.
+      this.#inflater.close();
+      this.#inflater = null;
+    }
+    this.#handler.onMessage(message);
+  }
+
+  #onInflated(chunk: Uint8Array): void {
+    if (this.#failure !== null || this.#stopped) return;
+    this.#length += chunk.length;
+    if (this.#length > this.#maxPayload) {
+      this.#failure = {
+        code: CloseCode.MessageTooBig,
+        reason: `message exceeds ${this.#maxPayload} bytes`,
+      };
+      // Stop inflating now: the rest of a bomb is never expanded.
+      this.#inflater?.close();
+      this.#inflater = null;
+      this.#wake?.();
+      return;
+    }
+    if (this.#opcode === Opcode.Text) {
+      try {
+        const text = this.#decoder.decode(chunk, { stream: true });
+        if (text.length > 0) this.#text.push(text);
+      } catch {
+        this.#failure = {
+          code: CloseCode.InvalidPayload,
+          reason: "text message is not valid UTF-8",
+        };
+        this.#inflater?.close();
+        this.#inflater = null;
+        this.#wake?.();
+      }
+    } else {
+      this.#binary.push(plain(chunk));
+    }
+  }
+}
+
+// --------------------------------------------------------------------------------- sending
+
+/** Options for one `send`. */
+export interface SendOptions {
+  /**
+   * With permessage-deflate negotiated, false sends this message uncompressed (e.g. data that is
+   * already compressed). Messages below the `threshold` are never compressed. Default true.
+   */
+  compress?: boolean;
+}
+
+/** Where the outbound chain puts what it releases: the connection's frame queue. */
+export interface FrameSink {
+  /** Queues a frame (RSV1 set for a compressed message). */
+  frame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void;
+  /** Queues bytes already encoded as a frame (a published message). */
+  raw(bytes: Uint8Array): void;
+}
+
+type OutboundTask =
+  | { compress: Uint8Array; opcode: number }
+  | { frame: Uint8Array; opcode: number; fin: boolean }
+  | { raw: Uint8Array }
+  | { call: () => void };
+
+/**
+ * Compresses messages and releases frames in the order they were sent: while a compression is
+ * pending, every later frame (other messages, pings, the close frame) waits behind it.
+ */
+export class OutboundDeflate {
+  readonly #sink: FrameSink;
+  readonly #agreement: DeflateAgreement;
+  #deflater: zlib.DeflateRaw | null = null;
+  #output: Uint8Array[] = [];
+  #outputLength = 0;
+  #tasks: OutboundTask[] = [];
+  #running = false;
+  /** True while the chain hands frames to the sink (which must then not hold them again). */
+  #releasing = false;
+  #stopped = false;
+  /** Bytes waiting in the chain (message sizes before compression). */
+  pendingBytes = 0;
+
+  /** Creates the chain; frames go to `sink`. */
+  constructor(agreement: DeflateAgreement, sink: FrameSink) {
+    this.#agreement = agreement;
+    this.#sink = sink;
+  }
+
+  /**
+   * Takes a data message for compression when it qualifies (`compress` not false, at least
+   * `threshold` bytes); returns false otherwise, and the caller sends it as usual. `owned` says
+   * the bytes are the library's own (an encoded string), so they need no copy.
+   */
+  offer(opcode: number, payload: Uint8Array, compress: boolean, owned: boolean): boolean {
+    if (!compress || payload.length < this.#agreement.threshold || this.#stopped) return false;
+    this.pendingBytes += payload.length;
+    // zlib reads the bytes later; the application may reuse its buffer as soon as send returns.
+    this.#push({ compress: owned ? payload : payload.slice(), opcode });
+    return true;
+  }
+
+  /** True (and the frame is queued) when frames must wait behind a pending compression. */
+  hold(opcode: number, payload: Uint8Array, fin: boolean): boolean {
+    if (!this.#running || this.#releasing) return false;
+    this.pendingBytes += payload.length;
+    this.#tasks.push({ frame: payload.slice(), opcode, fin });
+    return true;
+  }
+
+  /** Like {@link hold}, for an already encoded (and shared, never modified) frame. */
+  holdRaw(bytes: Uint8Array): boolean {
+    if (!this.#running || this.#releasing) return false;
+    this.pendingBytes += bytes.length;
+    this.#tasks.push({ raw: bytes });
+    return true;
+  }
+
+  /** Like {@link hold}, for a step (closing the socket) that must wait behind the queue. */
+  holdCall(fn: () => void): boolean {
+    if (!this.#running || this.#releasing || this.#stopped) return false;
+    this.#tasks.push({ call: fn });
+    return true;
+  }
+
+  /** Drops the queue and frees the compressor. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#tasks = [];
+    this.pendingBytes = 0;
+    this.#deflater?.close();
+    this.#deflater = null;
+  }
+
+  #push(task: OutboundTask): void {
+    this.#tasks.push(task);
+    if (!this.#running) this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    let next = 0;
+    while (next < this.#tasks.length && !this.#stopped) {
+      const task = this.#tasks[next++];
+      if (next > 64 && next * 2 > this.#tasks.length) {
+        this.#tasks = this.#tasks.slice(next);
+        next = 0;
+      }
+      if ("compress" in task) {
+        const compressed = await this.#compress(task.compress);
+        if (this.#stopped) break;
+        this.pendingBytes -= task.compress.length;
+        this.#release(() => this.#sink.frame(task.opcode, compressed, true, true));
+      } else if ("frame" in task) {
+        this.pendingBytes -= task.frame.length;
+        this.#release(() => this.#sink.frame(task.opcode, task.frame, task.fin, false));
+      } else if ("raw" in task) {
+        this.pendingBytes -= task.raw.length;
+        this.#release(() => this.#sink.raw(task.raw));
+      } else {
+        this.#release(task.call);
+      }
+    }
+    this.#tasks = [];
+    this.#running = false;
+  }
+
+  #release(fn: () => void): void {
+    this.#releasing = true;
+    try {
+      fn();
+    } finally {
+      this.#releasing = false;
+    }
+  }
+
+  #createDeflater(): zlib.DeflateRaw {
+    const { level, memLevel, sendWindowBits } = this.#agreement;
+    const deflater = zlib.createDeflateRaw({
+      level,
+      memLevel,
+      windowBits: sendWindowBits,
+      chunkSize: CHUNK_SIZE,
+    });
+    deflater.on("data", (chunk: Uint8Array) => {
+      this.#output.push(plain(chunk));
+      this.#outputLength += chunk.length;
+    });
+    deflater.on("error", () => {}); // cannot happen for in-memory input; never crash for it
+    return deflater;
+  }
+
+  /** One message through the compressor; the sync flush's trailer removed (RFC 7692 §7.2.1). */
+  async #compress(data: Uint8Array): Promise<Uint8Array> {
+    const deflater = this.#deflater ??= this.#createDeflater();
+    await writeAndFlush(deflater, data);
+    let out = joinChunks(this.#output, this.#outputLength);
+    const length = this.#outputLength;
+    this.#output = [];
+    this.#outputLength = 0;
+    if (this.#agreement.sendNoContextTakeover && !this.#stopped) deflater.reset();
+    if (length === 0) return EMPTY_DEFLATED;
+    if (
+      length >= 4 && out[length - 4] === 0 && out[length - 3] === 0 &&
+      out[length - 2] === 0xff && out[length - 1] === 0xff
+    ) {
+      out = out.subarray(0, length - 4);
+    }
+    return out.length === 0 ? EMPTY_DEFLATED : out;
+  }
+}
