@@ -18,6 +18,7 @@ import { Opcode } from "./protocol/opcodes.ts";
 import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
 import type { NetAddress, Transport } from "./transport.ts";
 import type { ChunkReader } from "./chunk_reader.ts";
+import { returnWriteBuffer, takeWriteBuffer, WRITE_BUFFER_SIZE } from "./write_buffers.ts";
 import { SEND_ENCODED_FRAME, type TopicRegistry } from "./pubsub.ts";
 import { InboundDeflate, OutboundDeflate, type SendOptions } from "./compression.ts";
 import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
@@ -190,9 +191,7 @@ export interface ConnectionInit<T> {
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 /** Frames up to this size are copied into the shared batch; larger ones get their own write. */
-const BATCH_FRAME_LIMIT = 64 * 1024;
-const MIN_BATCH_CAPACITY = 4 * 1024;
-const MAX_BATCH_CAPACITY = 256 * 1024;
+const BATCH_FRAME_LIMIT = WRITE_BUFFER_SIZE;
 /** With permessage-deflate, reading pauses while this many compressed bytes await inflating. */
 const INFLATE_BACKLOG_LIMIT = 1024 * 1024;
 
@@ -244,10 +243,10 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   // Sending: frames queued in #batch until the end of the current task, then one write.
   #batch: Uint8Array | null = null;
   #batchLength = 0;
-  #batchCapacity = MIN_BATCH_CAPACITY;
   #flushScheduled = false;
   /** Sizes of writes handed to the writer and not yet done, oldest first. */
-  readonly #writesInFlight: number[] = [];
+  /** Writes handed to the writer and not yet done, oldest first (their buffers are reused). */
+  readonly #writesInFlight: Uint8Array[] = [];
   #bytesInFlight = 0;
   #needsDrain = false;
   #drainWaiters: Array<() => void> = [];
@@ -639,6 +638,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       this.#writer.abort().catch(ignore);
     }
     this.#reader.cancel().catch(ignore);
+    if (this.#batch !== null) returnWriteBuffer(this.#batch); // never handed to the writer
     this.#batch = null;
     this.#batchLength = 0;
     if (this.#subscriptions !== null) {
@@ -745,7 +745,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     }
     if (this.#batch === null || this.#batchLength + size > this.#batch.length) {
       this.#flush();
-      this.#batch = new Uint8Array(Math.max(this.#batchCapacity, size));
+      this.#batch = takeWriteBuffer();
     }
     this.#batchLength = writeFrame(this.#batch, this.#batchLength, firstByte, payload, mask);
     if (!this.#flushScheduled) {
@@ -760,23 +760,26 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     const batch = this.#batch;
     if (batch === null || this.#batchLength === 0) return;
     const length = this.#batchLength;
-    // The writer may hold the bytes until the socket takes them, so the buffer is handed over
-    // and the next batch gets a new one, sized after this one.
+    // The writer holds the bytes until the socket takes them; the buffer goes back to the pool
+    // then (#onWritten), and the next batch takes another.
     this.#batch = null;
     this.#batchLength = 0;
-    this.#batchCapacity = Math.min(MAX_BATCH_CAPACITY, Math.max(MIN_BATCH_CAPACITY, length * 2));
     this.#write(batch.subarray(0, length));
   }
 
   #write(bytes: Uint8Array): void {
     this.#lastSentAt = Date.now();
-    this.#writesInFlight.push(bytes.length);
+    this.#writesInFlight.push(bytes);
     this.#bytesInFlight += bytes.length;
     this.#writer.write(bytes).then(this.#onWrittenBound, this.#onWriteFailedBound);
   }
 
   #onWritten(): void {
-    this.#bytesInFlight -= this.#writesInFlight.shift() ?? 0;
+    const written = this.#writesInFlight.shift();
+    if (written !== undefined) {
+      this.#bytesInFlight -= written.length;
+      returnWriteBuffer(written);
+    }
     if (this.bufferedAmount > 0) return;
     for (const wake of this.#drainWaiters.splice(0)) wake();
     if (this.#needsDrain) {
