@@ -251,6 +251,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   #needsDrain = false;
   #drainWaiters: Array<() => void> = [];
   readonly #flushBound = () => this.#flush();
+  readonly #onApplicationErrorBound = (error: unknown) => this.#onApplicationError(error);
   readonly #onWrittenBound = () => this.#onWritten();
   readonly #onWriteFailedBound = () => this.#onTransportEnded();
 
@@ -558,8 +559,15 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
 
   #onMessage(message: Message): void {
     if (this.#state !== ReadyState.Open) return; // data after our close frame is discarded
-    if (this.#messageController !== null) this.#messageController.enqueue(message);
-    else this.#call(this.#handler.message, message);
+    if (this.#messageController !== null) return this.#messageController.enqueue(message);
+    // The hot path: called directly rather than through #call, which allocates for its arguments.
+    const handler = this.#handler;
+    try {
+      const result = handler.message!.call(handler, this, message);
+      if (result instanceof Promise) result.catch(this.#onApplicationErrorBound);
+    } catch (error) {
+      this.#onApplicationError(error);
+    }
   }
 
   #messageQueueIsFull(): boolean {
@@ -781,7 +789,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       returnWriteBuffer(written);
     }
     if (this.bufferedAmount > 0) return;
-    for (const wake of this.#drainWaiters.splice(0)) wake();
+    if (this.#drainWaiters.length > 0) { for (const wake of this.#drainWaiters.splice(0)) wake(); }
     if (this.#needsDrain) {
       this.#needsDrain = false;
       if (this.#state === ReadyState.Open) this.#call(this.#handler.drain);

@@ -13,8 +13,11 @@
 const keyBytes = new Uint8Array(4);
 const keyWord = new Uint32Array(keyBytes.buffer);
 
-/** Below this many bytes, setting up the word view costs more than it saves. */
-const WORD_THRESHOLD = 32;
+/**
+ * Below this many bytes, a plain byte loop wins: creating a Uint32Array view (and, on Bun, even
+ * reading `.buffer`) costs more than XOR-ing a short payload byte by byte.
+ */
+const WORD_THRESHOLD = 256;
 
 /**
  * XORs `bytes[start .. start + length)` with the mask, in place. `maskOffset` is how many payload
@@ -62,6 +65,13 @@ export function applyMask(
   mask: Uint8Array,
   maskOffset: number,
 ): void {
+  if (length < WORD_THRESHOLD) {
+    // Short payloads (the common case): one pass, no views.
+    for (let i = 0; i < length; i++) {
+      target[targetStart + i] = source[sourceStart + i] ^ mask[(maskOffset + i) & 3];
+    }
+    return;
+  }
   if (source !== target || sourceStart !== targetStart) {
     target.set(source.subarray(sourceStart, sourceStart + length), targetStart);
   }
