@@ -704,9 +704,13 @@ function throughputMedians(samples: Sample[]): Medians {
   }
   for (const server of Object.keys(m)) {
     for (const size of new Set(samples.map((s) => s.size))) {
-      const xs = samples.filter((s) => s.server === server && s.size === size)
-        .map((s) => s.msgs_per_sec).filter((x): x is number => x !== null);
-      m[server][size] = median(xs);
+      const valid = samples.filter((s) =>
+        s.server === server && s.size === size && s.msgs_per_sec !== null
+      );
+      // Samples where the server did not get (nearly) a full core measured contention from other
+      // work on the machine, not the server: leave them out when clean samples exist.
+      const clean = valid.filter((s) => s.server_cpu >= 0.85);
+      m[server][size] = median((clean.length ? clean : valid).map((s) => s.msgs_per_sec!));
     }
   }
   return m;
@@ -986,7 +990,8 @@ async function main() {
       `${o.conns} connections × ${o.window} messages in flight (${o.bigConns} × ${o.bigWindow} ` +
       `for 1 MiB), ${o.text ? "text" : "binary"} frames, ${o.warmup} s warm-up + ` +
       `${o.duration} s measured. ⚠ marks a cell where the load generator used > 95% of its CPU; † one where ` +
-      `a sample's server used < 85% of its core (contention, not a server limit).`,
+      `a sample's server used < 85% of its core (contention, not a server limit); such samples are ` +
+      `left out of the median when the cell has samples without it.`,
       "",
       tt,
       "",
