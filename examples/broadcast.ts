@@ -1,0 +1,49 @@
+/**
+ * Broadcast server: every message a client sends goes to every *other* connected client, text as
+ * text and binary as binary. Each connection subscribes to one topic when it opens and publishes
+ * what it receives with `ws.publish`, which skips the sender and encodes the frame once for all.
+ *
+ *   deno run --allow-net --allow-env examples/broadcast.ts
+ *   bun run examples/broadcast.ts
+ *
+ * PORT sets the port (default 8080; without `--allow-env` Deno uses the default). Ctrl-C shuts
+ * down gracefully: every client gets a 1001 close frame after what was already queued for it.
+ *
+ * Unlike a thread-per-client server with a shared dict of sockets, there is no shared mutable
+ * state here: the server owns the topic and a closed connection leaves it by itself. A client
+ * that stops reading cannot grow the server's memory: once its send buffer is over
+ * `backpressureLimit`, it misses messages instead (see the comment on the option below).
+ * @module
+ */
+
+import process from "node:process";
+import { serve } from "../mod.ts";
+import { env } from "./_env.ts";
+
+const TOPIC = "everyone";
+
+const server = serve({
+  hostname: "127.0.0.1",
+  port: Number(env("PORT") ?? 8080),
+  // A client that does not read its messages misses the ones sent while 1 MiB is queued for it.
+  // Set `closeOnBackpressureLimit: true` to disconnect it (with 1008) instead.
+  backpressureLimit: 1024 * 1024,
+  // Messages are relayed to everyone, so keep each one small.
+  maxPayload: 64 * 1024,
+  websocket: {
+    open(ws) {
+      ws.subscribe(TOPIC);
+    },
+    message(ws, message) {
+      ws.publish(TOPIC, message);
+    },
+  },
+});
+
+console.log(`broadcast server on ws://${server.hostname}:${server.port}/`);
+
+process.on("SIGINT", async () => {
+  console.log("shutting down");
+  await server.shutdown();
+  process.exit(0);
+});

@@ -1,0 +1,167 @@
+/**
+ * The chat example's page: who is connected, the messages, a text box. Kept in a module (not an
+ * .html file) so the example needs no file-read permission.
+ *
+ * Everything a user typed is put in the page with `textContent`, never as HTML, so a message such
+ * as `<img src=x onerror=alert(1)>` shows as those characters. After a drop the page reconnects
+ * with exponential backoff (0.5 s doubling to 10 s, with jitter); the new connection gets a new
+ * uid and the history again.
+ * @module
+ */
+
+/** The HTML page; it connects back to the server that served it, at `/chat`. */
+export const CHAT_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>edgews chat</title>
+<style>
+  body { font: 16px system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem; }
+  main { display: flex; gap: 1.5rem; align-items: flex-start; }
+  section { flex: 1; min-width: 0; }
+  aside { width: 14rem; }
+  form { display: flex; gap: .5rem; }
+  input { flex: 1; padding: .4rem; }
+  #status { color: #555; }
+  #messages { list-style: none; padding: 0; }
+  #messages li { padding: .25rem 0; border-bottom: 1px solid #eee; white-space: pre-wrap;
+    overflow-wrap: anywhere; }
+  #messages .uid, #users li { font-family: ui-monospace, monospace; font-size: .85em; color: #06c; }
+  #messages .time { color: #888; font-size: .8em; margin-right: .5em; }
+  #messages li.mine .uid, #users li.me { font-weight: bold; }
+  #messages li.error { color: #b00; }
+  #users { padding-left: 1.2rem; }
+</style>
+</head>
+<body>
+<h1>edgews chat</h1>
+<p id="status">connecting…</p>
+<main>
+<section>
+<form id="form">
+  <input id="text" autocomplete="off" maxlength="2000" placeholder="Type a message" autofocus>
+  <button id="send" type="submit" disabled>Send</button>
+</form>
+<ul id="messages"></ul>
+</section>
+<aside>
+<h2>Connected (<span id="count">0</span>)</h2>
+<ul id="users"></ul>
+</aside>
+</main>
+<script>
+  "use strict";
+  const status = document.getElementById("status");
+  const list = document.getElementById("messages");
+  const users = document.getElementById("users");
+  const count = document.getElementById("count");
+  const text = document.getElementById("text");
+  const sendButton = document.getElementById("send");
+  const url = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/chat";
+  const MAX_SHOWN = 500; // the page keeps a bounded list too
+
+  let socket = null;
+  let myUid = null;
+  let attempt = 0;
+
+  function short(uid) {
+    return uid.slice(0, 8);
+  }
+
+  // Text only: every piece of user data goes through textContent.
+  function showMessage(entry) {
+    const item = document.createElement("li");
+    item.className = entry.uid === myUid ? "message mine" : "message";
+    item.dataset.uid = entry.uid;
+    const time = document.createElement("span");
+    time.className = "time";
+    time.textContent = new Date(entry.time).toLocaleTimeString();
+    const who = document.createElement("span");
+    who.className = "uid";
+    who.title = entry.uid;
+    who.textContent = short(entry.uid) + (entry.uid === myUid ? " (you)" : "") + ": ";
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = entry.message;
+    item.append(time, who, body);
+    list.append(item);
+    while (list.childElementCount > MAX_SHOWN) list.firstElementChild.remove();
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  function showError(error) {
+    const item = document.createElement("li");
+    item.className = "error";
+    item.textContent = "server: " + error;
+    list.append(item);
+  }
+
+  function showUsers(uids) {
+    users.replaceChildren(...uids.map((uid) => {
+      const item = document.createElement("li");
+      item.dataset.uid = uid;
+      item.title = uid;
+      item.textContent = short(uid) + (uid === myUid ? " (you)" : "");
+      if (uid === myUid) item.className = "me";
+      return item;
+    }));
+    count.textContent = String(uids.length);
+  }
+
+  function connect() {
+    status.textContent = "connecting…";
+    socket = new WebSocket(url, "chat");
+    socket.onmessage = (event) => {
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      switch (data.type) {
+        case "welcome":
+          myUid = data.uid;
+          attempt = 0;
+          document.body.dataset.uid = myUid;
+          status.textContent = "connected as " + short(myUid);
+          sendButton.disabled = false;
+          break;
+        case "history":
+          list.replaceChildren(); // a reconnect gets the history again
+          data.messages.forEach(showMessage);
+          break;
+        case "message":
+          showMessage(data);
+          break;
+        case "presence":
+          showUsers(data.users);
+          break;
+        case "error":
+          showError(data.error);
+          break;
+      }
+    };
+    socket.onclose = (event) => {
+      socket = null;
+      sendButton.disabled = true;
+      const delay = Math.min(10000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      attempt++;
+      status.textContent = "disconnected (" + event.code + (event.reason ? " " + event.reason : "") +
+        "); reconnecting in " + (delay / 1000).toFixed(1) + " s";
+      setTimeout(connect, delay);
+    };
+  }
+
+  document.getElementById("form").onsubmit = (event) => {
+    event.preventDefault();
+    const message = text.value;
+    if (message.trim() === "" || socket === null || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ message }));
+    text.value = "";
+  };
+
+  connect();
+</script>
+</body>
+</html>
+`;
