@@ -1062,6 +1062,8 @@ async function main() {
       JSON.stringify(results, null, 2) + "\n",
     );
     await Deno.writeTextFile(`${ROOT}/bench/RESULTS.md`, md.join("\n"));
+    // Keep the generated Markdown `deno fmt --check` clean (aligned tables, wrapped lines).
+    await tryRun([DENO, "fmt", "--quiet", `${ROOT}/bench/RESULTS.md`]);
     if (results.throughput) {
       const sub = `${machine.nproc} CPUs, ${machine.cpu_model}; server on CPU 0, load on CPU 1; ` +
         `${o.conns} conns × ${o.window} in flight; median of ${o.rounds}; ${
