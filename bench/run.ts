@@ -1070,6 +1070,7 @@ async function main() {
           machine.date.slice(0, 10)
         }`;
       await Deno.writeTextFile(`${ROOT}/bench/results.svg`, chartSvg(o, m, sub));
+      await tryRun([DENO, "fmt", "--quiet", `${ROOT}/bench/results.svg`]);
     }
     console.log(
       "\nwrote bench/results/latest.json, bench/RESULTS.md" +
