@@ -487,7 +487,12 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
 
   async #readLoop(): Promise<void> {
     try {
-      while (true) {
+      for (let reads = 1;; reads++) {
+        if (reads % READS_PER_TURN === 0) {
+          // A peer that keeps the socket full would have every read complete at once and never
+          // let the event loop run other connections' callbacks: give way now and then.
+          await yieldToEventLoop();
+        }
         const { value, done } = await this.#reader.read();
         if (done) break;
         this.#lastReceivedAt = Date.now();
@@ -873,3 +878,10 @@ function randomMask(): Uint8Array {
 }
 
 function ignore(): void {}
+
+/** How many reads a connection does before letting the event loop run other work. */
+const READS_PER_TURN = 16;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
