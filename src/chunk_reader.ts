@@ -14,6 +14,11 @@
 
 /** The part of a stream reader the handshake and the connection use. */
 export interface ChunkReader {
+  /**
+   * True when every chunk is a fresh buffer the reader never touches again (so its bytes may be
+   * kept without a copy); false when the next read reuses the memory.
+   */
+  readonly chunksAreFresh: boolean;
   /** The next chunk, or `done` at the end of the stream. */
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   /** Stops reading and releases the socket's read side. */
@@ -29,12 +34,31 @@ export function openChunkReader(readable: ReadableStream<Uint8Array>): ChunkRead
   try {
     byob = readable.getReader({ mode: "byob" });
   } catch {
-    return readable.getReader();
+    return new DefaultChunkReader(readable.getReader());
   }
   return new ByobChunkReader(byob);
 }
 
+/** Chunks as the stream enqueued them: each is the reader's to keep. */
+class DefaultChunkReader implements ChunkReader {
+  readonly chunksAreFresh = true;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+
+  constructor(reader: ReadableStreamDefaultReader<Uint8Array>) {
+    this.#reader = reader;
+  }
+
+  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    return this.#reader.read();
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    return this.#reader.cancel(reason);
+  }
+}
+
 class ByobChunkReader implements ChunkReader {
+  readonly chunksAreFresh = false;
   readonly #reader: ReadableStreamBYOBReader;
   /** The buffer to read into next; it comes back from each read, moved to a new ArrayBuffer. */
   #buffer: ArrayBuffer | null = new ArrayBuffer(MIN_BUFFER);

@@ -191,7 +191,7 @@ export interface ConnectionInit<T> {
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 /** Frames up to this size are copied into the shared batch; larger ones get their own write. */
-const BATCH_FRAME_LIMIT = WRITE_BUFFER_SIZE;
+const BATCH_FRAME_LIMIT = 64 * 1024;
 /** With permessage-deflate, reading pauses while this many compressed bytes await inflating. */
 const INFLATE_BACKLOG_LIMIT = 1024 * 1024;
 
@@ -458,7 +458,10 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       this.#heartbeatTimer = setInterval(() => this.#heartbeat(), heartbeatInterval);
     }
     this.#call(this.#handler.open);
-    if (leftover.length > 0 && this.#state !== ReadyState.Closed) this.#receiver.push(leftover);
+    // The leftover is the head reader's own copy: the receiver may keep it.
+    if (leftover.length > 0 && this.#state !== ReadyState.Closed) {
+      this.#receiver.push(leftover, true);
+    }
     this.#readLoop();
   }
 
@@ -497,7 +500,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
         if (done) break;
         this.#lastReceivedAt = Date.now();
         this.#awaitingHeartbeat = false;
-        if (!this.#receiver.stopped) this.#receiver.push(value);
+        if (!this.#receiver.stopped) this.#receiver.push(value, this.#reader.chunksAreFresh);
         if (this.#inflate !== null && this.#inflate.backlog > INFLATE_BACKLOG_LIMIT) {
           await this.#inflate.backlogBelow(INFLATE_BACKLOG_LIMIT);
         }

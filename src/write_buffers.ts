@@ -6,10 +6,13 @@
  * @module
  */
 
-/** The size of a pooled buffer: the largest batch. */
-export const WRITE_BUFFER_SIZE = 64 * 1024;
-/** Spare buffers kept; beyond this, returned buffers are left to the garbage collector. */
-const MAX_SPARE = 64;
+/**
+ * The size of a pooled buffer: the largest batch. Twice the largest read, so that the echoes of
+ * everything one read brought in fit in one write.
+ */
+export const WRITE_BUFFER_SIZE = 128 * 1024;
+/** Spare buffers kept (16 MiB); beyond this, returned buffers are left to the garbage collector. */
+const MAX_SPARE = 128;
 
 const spare: Uint8Array[] = [];
 const pooled = new WeakSet<ArrayBufferLike>();

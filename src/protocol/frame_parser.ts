@@ -5,7 +5,7 @@
  * @module
  */
 
-import { applyMask } from "./mask.ts";
+import { applyMask, maskInPlace } from "./mask.ts";
 
 /** Where the parser reports frames. Each method returns false to stop parsing for good. */
 export interface FrameSink {
@@ -39,6 +39,12 @@ const MAX_HEADER = 14;
 /** Frames that span chunks grow their buffer from here, so a length in a header is no allocation. */
 const INITIAL_PARTIAL_CAPACITY = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+/**
+ * Payloads from this size up are handed on as views into an owned chunk. Smaller ones are copied:
+ * the copy is cheap, and a small message kept by the application should not keep a whole chunk
+ * alive.
+ */
+const ZERO_COPY_MIN = 4 * 1024;
 
 /** Parses a byte stream into frames, reporting them to a {@link FrameSink}. */
 export class FrameParser {
@@ -70,8 +76,12 @@ export class FrameParser {
     this.#payload = EMPTY;
   }
 
-  /** Feeds the next chunk of the byte stream. The parser does not keep `chunk`. */
-  push(chunk: Uint8Array): void {
+  /**
+   * Feeds the next chunk of the byte stream. When `owned` is false (the caller will reuse the
+   * chunk's memory) the parser keeps nothing of it: payloads are copied out. When it is true,
+   * large payloads are unmasked in place and handed on as views into `chunk`, with no copy.
+   */
+  push(chunk: Uint8Array, owned = false): void {
     const end = chunk.length;
     let pos = 0;
     while (pos < end) {
@@ -114,10 +124,16 @@ export class FrameParser {
       const available = end - pos;
       const missing = this.#length - this.#received;
       if (this.#received === 0 && available >= missing) {
-        // The common case: the whole payload is in this chunk. One copy, no growth.
-        const payload = new Uint8Array(missing);
-        if (this.#masked) applyMask(chunk, pos, payload, 0, missing, this.#mask, 0);
-        else payload.set(chunk.subarray(pos, pos + missing));
+        // The common case: the whole payload is in this chunk. One copy at most, no growth.
+        let payload: Uint8Array;
+        if (owned && missing >= ZERO_COPY_MIN) {
+          payload = chunk.subarray(pos, pos + missing);
+          if (this.#masked) maskInPlace(chunk, pos, missing, this.#mask, 0);
+        } else {
+          payload = new Uint8Array(missing);
+          if (this.#masked) applyMask(chunk, pos, payload, 0, missing, this.#mask, 0);
+          else payload.set(chunk.subarray(pos, pos + missing));
+        }
         pos += missing;
         this.#state = HEADER;
         if (!this.#sink.onFrame(payload)) return this.stop();

@@ -102,9 +102,12 @@ export class Receiver implements FrameSink {
     return this.#parser.stopped;
   }
 
-  /** Feeds bytes received from the peer. */
-  push(chunk: Uint8Array): void {
-    this.#parser.push(chunk);
+  /**
+   * Feeds bytes received from the peer. `owned` says the caller will not reuse the chunk's
+   * memory, so large payloads may be delivered as views into it (see FrameParser.push).
+   */
+  push(chunk: Uint8Array, owned = false): void {
+    this.#parser.push(chunk, owned);
   }
 
   /** Stops reading and drops any partial message. */
