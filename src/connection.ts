@@ -209,6 +209,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   readonly closed: Promise<CloseInfo>;
 
   readonly #role: "server" | "client";
+  readonly #transport: Transport;
   readonly #reader: ChunkReader;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #handler: WebSocketHandler<T>;
@@ -265,6 +266,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.protocol = init.protocol;
     this.extensions = init.extensions;
     this.remoteAddress = init.transport.remoteAddress;
+    this.#transport = init.transport;
     this.data = init.data;
     this.#role = init.role;
     this.#reader = init.reader;
@@ -637,7 +639,13 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#flush();
     clearTimeout(this.#closeTimer);
     this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
-    this.#writer.close().catch(ignore).finally(() => this.#onTransportEnded());
+    // Half-close once everything queued is written, then keep reading (and discarding) until the
+    // peer closes too. Closing outright while the peer is still sending would leave unread bytes,
+    // and the kernel answers those with a reset that can destroy our close frame before the peer
+    // has read it.
+    this.drained().then(() => {
+      if (this.#state !== ReadyState.Closed) this.#transport.closeWrite();
+    });
   }
 
   #onTransportEnded(): void {
@@ -649,10 +657,9 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#receiver.stop();
     this.#inflate?.stop();
     this.#deflate?.stop();
-    if (!this.#transportClosing) {
-      this.#transportClosing = true;
-      this.#writer.abort().catch(ignore);
-    }
+    // Release the socket, whether it ended on its own, after a half-close, or by termination.
+    this.#transportClosing = true;
+    this.#writer.abort().catch(ignore);
     this.#reader.cancel().catch(ignore);
     if (this.#batch !== null) returnWriteBuffer(this.#batch); // never handed to the writer
     this.#batch = null;

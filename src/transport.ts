@@ -14,7 +14,8 @@ export interface NetAddress {
 
 /**
  * A connected, ordered, reliable byte stream (TCP or TLS). Closing `writable` closes the whole
- * socket; aborting it, or cancelling `readable`, drops the socket at once.
+ * socket; aborting it, or cancelling `readable`, drops the socket at once; `closeWrite()` closes
+ * only the sending side.
  */
 export interface Transport {
   /** Bytes from the peer, one chunk per read from the socket. */
@@ -25,6 +26,11 @@ export interface Transport {
   remoteAddress: NetAddress;
   /** This end's address. */
   localAddress: NetAddress;
+  /**
+   * Half-closes: sends FIN after what was written, while `readable` goes on until the peer
+   * closes. Call it once no write is pending.
+   */
+  closeWrite(): void;
 }
 
 /** Certificate and key for a TLS listener, PEM-encoded. */

@@ -228,6 +228,12 @@ function bunTransport(socket: BunSocket, local: NetAddress): Transport {
       hostname: socket.localAddress ?? local.hostname,
       port: socket.localPort ?? local.port,
     },
+    closeWrite() {
+      // Bun has no safe half-close here: `shutdown(true)` drops bytes that `write` reported as
+      // written but Bun still buffers, so this flushes and closes both directions, as `end()`
+      // does. (See the README's runtime differences.)
+      if (!state.ended) socket.end();
+    },
   };
 }
 

@@ -77,6 +77,11 @@ export function denoTransport(conn: Deno.Conn): Transport {
     writable: conn.writable,
     remoteAddress: netAddress(conn.remoteAddr),
     localAddress: netAddress(conn.localAddr),
+    closeWrite() {
+      conn.closeWrite().catch(() => {
+        // Already closed: nothing left to half-close.
+      });
+    },
   };
 }
 
