@@ -290,10 +290,8 @@ export class WebSocketServer<T = undefined> {
       writer.write(bytes).catch(ignore);
       writer.close().catch(ignore);
     };
-    const received = await this.#readHead(reader);
-    if (received === null) {
-      return respond(errorResponse({ status: 408, message: "Request timeout" }));
-    }
+    const received = await this.#readHead(reader, respond);
+    if (received === null) return; // timed out (answered 408) or closed by the client
     if ("status" in received) return respond(errorResponse(received));
     const { head, rest } = received;
 
@@ -364,9 +362,12 @@ export class WebSocketServer<T = undefined> {
    */
   async #readHead(
     reader: ChunkReader,
+    respond: (bytes: Uint8Array) => void,
   ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
+    // On timeout, answer 408 and close: closing the socket also ends the pending read. (Cancelling
+    // the reader instead would close the socket before the 408 could be written.)
     const timer = setTimeout(
-      () => reader.cancel().catch(ignore),
+      () => respond(errorResponse({ status: 408, message: "Request timeout" })),
       this.#options.handshakeTimeout ?? HTTP_DEFAULTS.handshakeTimeout,
     );
     try {
