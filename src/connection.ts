@@ -18,7 +18,7 @@ import { Opcode } from "./protocol/opcodes.ts";
 import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
 import type { NetAddress, Transport } from "./transport.ts";
 import type { ChunkReader } from "./chunk_reader.ts";
-import { returnWriteBuffer, takeWriteBuffer, WRITE_BUFFER_SIZE } from "./write_buffers.ts";
+import { returnWriteBuffer, takeWriteBuffer } from "./write_buffers.ts";
 import { SEND_ENCODED_FRAME, type TopicRegistry } from "./pubsub.ts";
 import { InboundDeflate, OutboundDeflate, type SendOptions } from "./compression.ts";
 import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
