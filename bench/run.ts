@@ -12,7 +12,8 @@
 //   throughput  echo messages/s, N connections x W messages in flight, per message size
 //   memory      server RSS growth per idle connection with 10,000 open WebSockets
 //   handshake   connect + upgrade + close handshake cycles per second
-//   broadcast   TODO: one message to 1,000 subscribers (needs edgews pub/sub)
+//   broadcast   fan-out: one published message to 1,000 subscribers, deliveries/s
+//   codec       parse / encode / unmask microbenchmarks in GB/s, on Deno and on Bun
 //
 // Options:
 //   --servers a,b       subset of: edgews-deno, edgews-bun, deno-native, bun-native, ws-node
@@ -26,6 +27,9 @@
 //   --text              send text frames instead of binary
 //   --idle-conns N      connections for the memory suite (default 10000)
 //   --hs-concurrency N  parallel handshakes for the handshake suite (default 16)
+//   --bc-subs N         subscribers for the broadcast suite (default 1000)
+//   --bc-window W       broadcasts in flight for the broadcast suite (default 32)
+//   --bc-sizes 32,1k    message sizes for the broadcast suite (default 32,1k)
 //   --no-check          skip the check that the load generator saturates Bun's native server
 //   --no-write          do not write results/latest.json, RESULTS.md, results.svg
 //   --idle-wait S       before each measurement wait up to S s for the machine to idle (60)
@@ -42,16 +46,35 @@ const BUN = `${BIN}/bun`;
 const LOADGEN_SRC = `${ROOT}/bench/loadgen/loadgen.c`;
 const LOADGEN = `${ROOT}/bench/.build/loadgen`;
 
-type ServerSpec = { label: string; cmd: string[] };
+// `cmd` runs the echo server; `broadcast` the fan-out server of the broadcast suite (subscribers
+// connect to /sub, every message received is published to all of them).
+type ServerSpec = { label: string; cmd: string[]; broadcast: string[] };
 const SERVERS: Record<string, ServerSpec> = {
-  "edgews-deno": { label: "edgews on Deno", cmd: [DENO, "run", "-A", "bench/servers/edgews.ts"] },
-  "edgews-bun": { label: "edgews on Bun", cmd: [BUN, "bench/servers/edgews.ts"] },
+  "edgews-deno": {
+    label: "edgews on Deno",
+    cmd: [DENO, "run", "-A", "bench/servers/edgews.ts"],
+    broadcast: [DENO, "run", "-A", "bench/servers/edgews_broadcast.ts"],
+  },
+  "edgews-bun": {
+    label: "edgews on Bun",
+    cmd: [BUN, "bench/servers/edgews.ts"],
+    broadcast: [BUN, "bench/servers/edgews_broadcast.ts"],
+  },
   "deno-native": {
     label: "Deno.upgradeWebSocket",
     cmd: [DENO, "run", "-A", "bench/servers/deno_native.ts"],
+    broadcast: [DENO, "run", "-A", "bench/servers/deno_native_broadcast.ts"],
   },
-  "bun-native": { label: "Bun.serve websocket", cmd: [BUN, "bench/servers/bun_native.ts"] },
-  "ws-node": { label: "ws on Node", cmd: ["node", "bench/servers/ws_node.mjs"] },
+  "bun-native": {
+    label: "Bun.serve websocket",
+    cmd: [BUN, "bench/servers/bun_native.ts"],
+    broadcast: [BUN, "bench/servers/bun_native_broadcast.ts"],
+  },
+  "ws-node": {
+    label: "ws on Node",
+    cmd: ["node", "bench/servers/ws_node.mjs"],
+    broadcast: ["node", "bench/servers/ws_node_broadcast.mjs"],
+  },
 };
 const EDGEWS = ["edgews-deno", "edgews-bun"];
 const ANCHORS = ["deno-native", "bun-native", "ws-node"];
@@ -80,7 +103,7 @@ function parseSize(s: string): number {
 
 function parseArgs(argv: string[]) {
   const o = {
-    suites: ["throughput", "memory", "handshake", "broadcast"],
+    suites: ["throughput", "memory", "handshake", "broadcast", "codec"],
     servers: Object.keys(SERVERS),
     sizes: [32, 1024, 16384, 1048576],
     rounds: 3,
@@ -93,6 +116,9 @@ function parseArgs(argv: string[]) {
     text: false,
     idleConns: 10000,
     hsConcurrency: 16,
+    bcSubs: 1000,
+    bcWindow: 32,
+    bcSizes: [32, 1024],
     check: true,
     write: true,
     idleWait: 60,
@@ -144,6 +170,15 @@ function parseArgs(argv: string[]) {
         break;
       case "--hs-concurrency":
         o.hsConcurrency = Number(v());
+        break;
+      case "--bc-subs":
+        o.bcSubs = Number(v());
+        break;
+      case "--bc-window":
+        o.bcWindow = Number(v());
+        break;
+      case "--bc-sizes":
+        o.bcSizes = list(v()).map(parseSize);
         break;
       case "--no-check":
         o.check = false;
@@ -300,7 +335,7 @@ class Server {
   exited = false;
   output = "";
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, readonly variant: "echo" | "broadcast" = "echo") {}
 
   get alive(): boolean {
     return !this.exited;
@@ -311,8 +346,9 @@ class Server {
   async start(timeoutMs = 20000): Promise<void> {
     this.port = await freePort();
     const spec = SERVERS[this.name];
+    const cmd = this.variant === "broadcast" ? spec.broadcast : spec.cmd;
     this.child = new Deno.Command("bash", {
-      args: ["-c", 'ulimit -n "$(ulimit -Hn)"; exec taskset -c 0 "$@"', "bash", ...spec.cmd],
+      args: ["-c", 'ulimit -n "$(ulimit -Hn)"; exec taskset -c 0 "$@"', "bash", ...cmd],
       cwd: ROOT,
       env: { PORT: String(this.port), NODE_ENV: "production" },
       stdin: "null",
@@ -455,16 +491,20 @@ type Sample = {
 
 const skipped = new Map<string, string>();
 
-async function startOrSkip(name: string): Promise<Server | undefined> {
-  if (skipped.has(name)) return undefined;
-  const srv = new Server(name);
+async function startOrSkip(
+  name: string,
+  variant: "echo" | "broadcast" = "echo",
+): Promise<Server | undefined> {
+  const key = variant === "echo" ? name : `${name} (broadcast)`;
+  if (skipped.has(key)) return undefined;
+  const srv = new Server(name, variant);
   try {
     await srv.start();
     return srv;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    skipped.set(name, msg);
-    console.log(`  SKIP ${name}: server failed to start; skipping it for the rest of the run.`);
+    skipped.set(key, msg);
+    console.log(`  SKIP ${key}: server failed to start; skipping it for the rest of the run.`);
     console.log(`    ${msg}`);
     return undefined;
   }
@@ -681,15 +721,157 @@ async function handshakeSuite(o: Options): Promise<HsSample[]> {
   return out;
 }
 
-// TODO(broadcast): fan-out benchmark, one message to 1,000 subscribers (the frame must be encoded
-// once). Needs edgews pub/sub (`ws.subscribe(topic)` / `server.publish(topic, data)`), which does
-// not exist yet. Plan: add servers/*_broadcast.* (Bun native publish, edgews publish, ws and Deno
-// looping over a Set), a `broadcast` mode in loadgen.c (1,000 subscriber connections that only
-// count frames + 1 publisher connection that sends a trigger message at a fixed window), and
-// report deliveries/s here, then add it to the tables, RESULTS.md and the chart.
-function broadcastSuite(_o: Options): Promise<Json> {
-  console.log("\n== broadcast fan-out: TODO (waits for edgews pub/sub); skipped ==");
-  return Promise.resolve({ todo: "broadcast fan-out not implemented yet" });
+// Broadcast fan-out: the load generator holds `--bc-subs` subscriber connections (path /sub) and
+// one publisher connection (path /pub). Each server publishes every message the publisher sends
+// to all subscribers: edgews and Bun with `server.publish(topic, data)` (one encoded frame for
+// all), ws and Deno by looping over their sockets (a frame encoded per send, as their APIs
+// force). The publisher keeps at most `--bc-window` broadcasts in flight, counted by deliveries
+// (a trigger goes out only while fewer than window x subscribers deliveries are outstanding), so
+// the pace is set by how fast the server fans out, not by a timer. Reported: deliveries/s,
+// i.e. messages received summed over the subscribers.
+
+type BcSample = {
+  round: number;
+  server: string;
+  size: number;
+  per_sec: number | null;
+  server_cpu: number;
+  loadgen_cpu: number;
+  problem?: string;
+  raw: Json;
+};
+
+function broadcastProblem(r: Json, subs: number): string | undefined {
+  if (r.error) return r.error;
+  if (r.subscribers_alive !== subs) return `${subs - r.subscribers_alive} subscribers died`;
+  if (!r.publisher_alive) return "the publisher connection died";
+  if (r.errors > 0) return `${r.errors} errors`;
+  if (r.bad_len > 0) return `${r.bad_len} deliveries with the wrong length`;
+  if (r.deliveries === 0) return "no deliveries";
+  // A server may drop a delivery to a subscriber over its backpressure limit; more than 0.1%
+  // means the numbers are not comparable.
+  if (r.missing > 0.001 * r.deliveries) return `${r.missing} deliveries missing`;
+  return undefined;
+}
+
+async function broadcastSuite(o: Options): Promise<BcSample[]> {
+  console.log(
+    `\n== broadcast fan-out: ${o.bcSubs} subscribers, ${o.bcWindow} broadcasts in flight, ` +
+      `${o.warmup} s warm-up + ${o.duration} s, ${o.rounds} round(s) ==`,
+  );
+  const out: BcSample[] = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    const order = o.servers.map((_, i) => o.servers[(i + round - 1) % o.servers.length]);
+    for (const name of order) {
+      let srv = await startOrSkip(name, "broadcast");
+      if (!srv) continue;
+      try {
+        for (const size of o.bcSizes) {
+          if (!srv.alive) {
+            console.log(`  ${name} died; restarting it`);
+            srv = await startOrSkip(name, "broadcast");
+            if (!srv) break;
+          }
+          const args = [
+            "broadcast",
+            "--port",
+            String(srv.port),
+            "--size",
+            String(size),
+            "--conns",
+            String(o.bcSubs),
+            "--window",
+            String(o.bcWindow),
+            "--warmup",
+            String(o.warmup),
+            "--duration",
+            String(o.duration),
+            "--server-pid",
+            String(srv.pid),
+            "--timeout",
+            "20",
+          ];
+          if (o.text) args.push("--text");
+          await waitIdle(o);
+          const r = await loadgen(args, (o.warmup + o.duration + 60) * 1000);
+          const problem = broadcastProblem(r, o.bcSubs);
+          out.push({
+            round,
+            server: name,
+            size,
+            per_sec: problem ? null : r.deliveries_per_sec,
+            server_cpu: r.server_cpu,
+            loadgen_cpu: r.loadgen_cpu,
+            problem,
+            raw: r,
+          });
+          const flag = problem
+            ? ""
+            : r.loadgen_cpu > 0.95
+            ? "  (load generator CPU-bound!)"
+            : r.server_cpu < 0.85
+            ? "  (server below 85% CPU: contention?)"
+            : "";
+          console.log(
+            `  [${round}/${o.rounds}] ${name.padEnd(12)} ${fmtSize(size).padStart(7)}: ` +
+              (problem
+                ? `INVALID (${problem})`
+                : `${fmtNum(r.deliveries_per_sec).padStart(10)} deliveries/s  (${
+                  fmtNum(r.broadcasts_per_sec)
+                } broadcasts/s, missing ${r.missing})  server CPU ${
+                  fmtNum(r.server_cpu * 100)
+                }%  loadgen CPU ${fmtNum(r.loadgen_cpu * 100)}%${flag}`),
+          );
+        }
+      } finally {
+        await srv?.stop();
+      }
+    }
+  }
+  return out;
+}
+
+// Codec microbenchmarks: bench/codec.ts on Deno and on Bun, pinned to CPU 0, one process per op
+// (so ops do not share JIT type feedback), once per round; medians per case.
+const CODEC_OP_LIST = ["parse", "parse-owned", "encode", "encode-masked", "unmask"];
+type CodecSample = { round: number; runtime: string; op: string; size: number; gb_per_sec: number };
+
+async function codecSuite(o: Options): Promise<{ samples: CodecSample[]; versions: Json }> {
+  console.log(
+    `\n== codec microbenchmarks (bench/codec.ts): GB/s of payload, Deno and Bun, ` +
+      `${o.rounds} round(s) ==`,
+  );
+  const runtimes: [string, string[]][] = [
+    ["deno", [DENO, "run", "-A", "bench/codec.ts"]],
+    ["bun", [BUN, "bench/codec.ts"]],
+  ];
+  const samples: CodecSample[] = [];
+  const versions: Json = {};
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const [rt, cmd] of runtimes) {
+      for (const op of CODEC_OP_LIST) {
+        await waitIdle(o);
+        try {
+          const text = await run(["taskset", "-c", "0", ...cmd, "--json", "--ops", op]);
+          const line = text.trim().split("\n").findLast((l) => l.startsWith("{"));
+          const r = JSON.parse(line ?? "{}");
+          versions[rt] = r.version;
+          for (const x of r.results ?? []) {
+            samples.push({ round, runtime: rt, op: x.op, size: x.size, gb_per_sec: x.gb_per_sec });
+          }
+          console.log(
+            `  [${round}/${o.rounds}] ${rt.padEnd(5)} ${op.padEnd(14)} ` +
+              (r.results ?? []).map((x: Json) => `${fmtSize(x.size)} ${x.gb_per_sec.toFixed(2)}`)
+                .join("  ") +
+              "  GB/s",
+          );
+        } catch (e) {
+          console.log(`  [${round}/${o.rounds}] ${rt} ${op}: FAILED ${String(e).split("\n")[0]}`);
+        }
+      }
+    }
+  }
+  return { samples, versions };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -796,6 +978,101 @@ function simpleTable(
     lines.push(
       `| ${SERVERS[s].label} (\`${s}\`) | ${v === undefined ? "—" : fmtNum(v, digits)}${unit} |`,
     );
+  }
+  return lines.join("\n");
+}
+
+function broadcastMedians(samples: BcSample[]): Medians {
+  const m: Medians = {};
+  for (const s of samples) m[s.server] ??= {};
+  for (const server of Object.keys(m)) {
+    for (const size of new Set(samples.map((s) => s.size))) {
+      const valid = samples.filter((s) =>
+        s.server === server && s.size === size && s.per_sec !== null
+      );
+      const clean = valid.filter((s) => s.server_cpu >= 0.85);
+      m[server][size] = median((clean.length ? clean : valid).map((s) => s.per_sec!));
+    }
+  }
+  return m;
+}
+
+function broadcastTable(o: Options, m: Medians, samples: BcSample[]): string {
+  const servers = o.servers.filter((s) => m[s]);
+  const lines: string[] = [];
+  lines.push(
+    `| server | fan-out | ${o.bcSizes.map((z) => `${fmtSize(z)} deliveries/s`).join(" | ")} |`,
+  );
+  lines.push(`| --- | --- | ${o.bcSizes.map(() => "---:").join(" | ")} |`);
+  const how: Record<string, string> = {
+    "edgews-deno": "`server.publish`",
+    "edgews-bun": "`server.publish`",
+    "bun-native": "`server.publish`",
+    "deno-native": "loop of `send`",
+    "ws-node": "loop of `send`",
+  };
+  for (const s of servers) {
+    const cells = o.bcSizes.map((z) => {
+      const v = m[s][z];
+      const mine = samples.filter((x) => x.server === s && x.size === z);
+      const maxLg = Math.max(0, ...mine.map((x) => x.loadgen_cpu ?? 0));
+      const minSrv = Math.min(
+        1,
+        ...mine.filter((x) => x.per_sec !== null).map((x) => x.server_cpu ?? 1),
+      );
+      return v === undefined
+        ? "—"
+        : fmtNum(v) + (maxLg > 0.95 ? " ⚠" : "") + (minSrv < 0.85 ? " †" : "");
+    });
+    lines.push(`| ${SERVERS[s].label} (\`${s}\`) | ${how[s] ?? ""} | ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+function broadcastRatioTable(o: Options, m: Medians): string {
+  const lines: string[] = [];
+  lines.push(`| ratio | ${o.bcSizes.map(fmtSize).join(" | ")} |`);
+  lines.push(`| --- | ${o.bcSizes.map(() => "---:").join(" | ")} |`);
+  let any = false;
+  for (const e of EDGEWS) {
+    if (!m[e]) continue;
+    for (const a of ANCHORS) {
+      if (!m[a]) continue;
+      any = true;
+      const cells = o.bcSizes.map((z) => {
+        const x = m[e][z], y = m[a][z];
+        return x !== undefined && y !== undefined && y > 0 ? `${(x / y).toFixed(2)}×` : "—";
+      });
+      lines.push(`| \`${e}\` / \`${a}\` | ${cells.join(" | ")} |`);
+    }
+  }
+  return any ? lines.join("\n") : "";
+}
+
+function codecTable(samples: CodecSample[]): string {
+  const sizes = [...new Set(samples.map((s) => s.size))].sort((a, b) => a - b);
+  const runtimes = [...new Set(samples.map((s) => s.runtime))];
+  const lines: string[] = [];
+  lines.push(
+    `| op | ${
+      sizes.flatMap((z) => runtimes.map((r) => `${fmtSize(z)} ${r === "deno" ? "Deno" : "Bun"}`))
+        .join(" | ")
+    } |`,
+  );
+  lines.push(`| --- | ${sizes.flatMap(() => runtimes.map(() => "---:")).join(" | ")} |`);
+  for (const op of CODEC_OP_LIST) {
+    if (!samples.some((s) => s.op === op)) continue;
+    const cells = sizes.flatMap((z) =>
+      runtimes.map((r) => {
+        const v = median(
+          samples.filter((s) => s.op === op && s.size === z && s.runtime === r).map((s) =>
+            s.gb_per_sec
+          ),
+        );
+        return v === undefined ? "—" : v.toFixed(2);
+      })
+    );
+    lines.push(`| ${op} | ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
 }
@@ -940,7 +1217,24 @@ async function main() {
     hs = await handshakeSuite(o);
     results.handshake = { concurrency: o.hsConcurrency, samples: hs };
   }
-  if (o.suites.includes("broadcast")) results.broadcast = await broadcastSuite(o);
+  let bc: BcSample[] = [];
+  let bm: Medians = {};
+  if (o.suites.includes("broadcast")) {
+    bc = await broadcastSuite(o);
+    bm = broadcastMedians(bc);
+    results.broadcast = {
+      subscribers: o.bcSubs,
+      window: o.bcWindow,
+      sizes: o.bcSizes,
+      medians: bm,
+      samples: bc,
+    };
+  }
+  let codec: { samples: CodecSample[]; versions: Json } | undefined;
+  if (o.suites.includes("codec")) {
+    codec = await codecSuite(o);
+    results.codec = codec;
+  }
   results.elapsed_seconds = (Date.now() - t0) / 1000;
 
   // ---- report
@@ -1043,7 +1337,48 @@ async function main() {
     console_out.push("", t);
   }
   if (results.broadcast) {
-    md.push("## Broadcast fan-out", "", "TODO: waits for edgews pub/sub.", "");
+    const t = broadcastTable(o, bm, bc);
+    const rt = broadcastRatioTable(o, bm);
+    md.push(
+      "## Broadcast fan-out",
+      "",
+      `One published message to ${o.bcSubs} subscribers. The load generator holds the ` +
+        `${o.bcSubs} subscriber connections (they only count the frames they receive, by ` +
+        `header) and one publisher connection, which sends masked trigger messages of the given ` +
+        `size; the server publishes each one's payload to every subscriber. At most ` +
+        `${o.bcWindow} broadcasts are in flight (a trigger is sent only while fewer than ` +
+        `${o.bcWindow} × ${o.bcSubs} deliveries are outstanding), so the pace is set by how fast ` +
+        `the server fans out, not by a timer. Deliveries/s = messages received per second, ` +
+        `summed over the subscribers; ${o.warmup} s warm-up + ${o.duration} s measured, ` +
+        `${o.rounds} round(s), medians. edgews and Bun encode the frame once per publish; ws ` +
+        `and Deno have no pub/sub, so their servers loop over a set of sockets and encode a ` +
+        `frame per send. ⚠ and † as above.`,
+      "",
+      t,
+      "",
+    );
+    if (rt) md.push("### Ratios (edgews ÷ anchor)", "", rt, "");
+    console_out.push("", t, "", rt);
+  }
+  if (codec) {
+    const t = codecTable(codec.samples);
+    md.push(
+      "## Codec microbenchmarks",
+      "",
+      `GB/s of payload (10^9 bytes/s), \`bench/codec.ts\` pinned to CPU 0, one process per ` +
+        `op, median of ${o.rounds} round(s) (each the median of 5 timed batches after a ` +
+        `warm-up). Deno ${codec.versions.deno ?? "?"}, Bun ${codec.versions.bun ?? "?"}. ` +
+        "parse: `Receiver.push` over masked binary frames in 64 KiB chunks the caller reuses " +
+        "(payloads copied out); parse-owned: the same with fresh chunks (large payloads " +
+        "unmasked in place, handed on as views); encode: `encodeFrame` (server frame, new " +
+        "buffer); encode-masked: `writeFrame` with a masking key into a reused buffer (client " +
+        "frame); unmask: `maskInPlace`. The same cases run under `deno bench " +
+        "bench/codec_bench.ts`.",
+      "",
+      t,
+      "",
+    );
+    console_out.push("", t);
   }
   if (skipped.size) {
     md.push("## Skipped servers", "");

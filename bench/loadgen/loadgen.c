@@ -10,6 +10,13 @@
 //              (used to measure the server's memory per idle connection).
 //   handshake  connect + upgrade + close handshake, `--concurrency` at a time, for a fixed time;
 //              reports completed cycles per second.
+//   broadcast  opens `--conns` subscriber connections (path /sub) that only count the frames
+//              they receive (by header), then one publisher connection (path /pub) that sends
+//              pre-encoded masked trigger frames of `--size` bytes. The server publishes each
+//              trigger's payload to every subscriber. At most `--window` broadcasts are in flight:
+//              a trigger is sent only while fewer than window x conns deliveries are
+//              outstanding, so the rate is set by how fast the server fans out, not by a timer.
+//              Reports deliveries (frames received, summed over subscribers) per second.
 //
 // Every mode prints exactly one JSON object on stdout when done (hold also prints `held N` first).
 // Built by bench/run.ts:  gcc -O2 -o bench/.build/loadgen bench/loadgen/loadgen.c
@@ -17,6 +24,7 @@
 // Usage: loadgen <echo|hold|handshake> [--host 127.0.0.1] [--port 9001] [--path /]
 //          [--conns 50] [--window 20] [--size 32] [--text] [--warmup 2] [--duration 5]
 //          [--concurrency 16] [--server-pid PID] [--timeout 30] [--wait-eof]
+//        loadgen broadcast [--conns 1000] [--window 16] [--size 32] [--warmup 2] [--duration 5]
 //
 // handshake: after the server's close frame the client resets the TCP connection (no TIME_WAIT);
 // with --wait-eof it waits instead for the server to close TCP first (RFC 6455 7.1.1), which
@@ -64,6 +72,8 @@ typedef struct {
   size_t plen;
   uint64_t received;
   double closed_at;  // when the server's close frame arrived (handshake mode)
+  int is_pub;        // the publisher connection (broadcast mode)
+  uint64_t base;     // `received` when the measurement started (broadcast mode)
 } conn_t;
 
 // ---- options ----
@@ -90,6 +100,9 @@ static size_t frame_len;
 static size_t frames_len;
 static char request[1024];
 static size_t request_len;
+static char pub_request[1024];  // broadcast mode: the publisher's upgrade request (path /pub)
+static size_t pub_request_len;
+static uint64_t pub_received;   // frames the server sent to the publisher (should stay 0)
 static uint64_t total_msgs;
 static uint64_t total_bytes_in;
 static uint64_t errors;
@@ -217,6 +230,10 @@ static int mode_handshake;
 static const uint8_t close_frame[8] = {0x88, 0x82, 0x11, 0x22, 0x33, 0x44, 0x03 ^ 0x11, 0xe8 ^ 0x22};
 
 static void on_message(conn_t *c, uint64_t len) {
+  if (c->is_pub) {
+    pub_received++;
+    return;
+  }
   c->received++;
   total_msgs++;
   if (len != opt_size) bad_len++;
@@ -357,8 +374,10 @@ static void handle_writable(conn_t *c) {
     c->state = ST_UPGRADING;
   }
   if (c->state == ST_UPGRADING) {
-    while (c->req_sent < request_len) {
-      ssize_t n = send(c->fd, request + c->req_sent, request_len - c->req_sent, MSG_NOSIGNAL);
+    const char *req = c->is_pub ? pub_request : request;
+    size_t req_len = c->is_pub ? pub_request_len : request_len;
+    while (c->req_sent < req_len) {
+      ssize_t n = send(c->fd, req + c->req_sent, req_len - c->req_sent, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN) return;
         errors++;
@@ -370,7 +389,7 @@ static void handle_writable(conn_t *c) {
     set_events(c, 0);
     return;
   }
-  if (c->state == ST_OPEN && mode_echo_like) flush_frames(c);
+  if (c->state == ST_OPEN && (mode_echo_like || c->is_pub)) flush_frames(c);
 }
 
 static void handle_readable(conn_t *c) {
@@ -437,7 +456,7 @@ static void handle_readable(conn_t *c) {
     }
     return;
   }
-  if (mode_echo_like && c->owed) flush_frames(c);
+  if ((mode_echo_like || c->is_pub) && c->owed) flush_frames(c);
 }
 
 static int poll_once(int timeout_ms) {
@@ -517,6 +536,143 @@ static void build_frames(void) {
   for (int w = 1; w <= opt_window; w++) memcpy(frames + (size_t)w * frame_len, frames, frame_len);
 }
 
+// ---- broadcast mode ----
+
+static uint64_t triggers_sent;
+
+// Queue triggers while fewer than `window` broadcasts' worth of deliveries are outstanding.
+// A delivery the server dropped stays "outstanding" for good, so drops shrink the window by
+// 1/conns of a broadcast each; they are reported as `missing` at the end.
+static void pump_publisher(conn_t *pub, int subs, int allow) {
+  if (!allow || pub->state != ST_OPEN) return;
+  uint64_t cap = (uint64_t)opt_window * (uint64_t)subs;
+  int queued = 0;
+  for (;;) {
+    uint64_t expected = triggers_sent * (uint64_t)subs;
+    uint64_t outstanding = expected > total_msgs ? expected - total_msgs : 0;
+    if (outstanding + (uint64_t)subs > cap) break;
+    triggers_sent++;
+    pub->owed += frame_len;
+    queued = 1;
+  }
+  if (queued) flush_frames(pub);
+}
+
+static int run_broadcast(void) {
+  build_frames();
+  int subs = opt_conns;
+  conns = calloc((size_t)subs + 1, sizeof *conns);
+  nconns = subs;
+  double t0 = now_s();
+  int open = open_all(256, t0 + opt_timeout);
+  if (open < subs) {
+    printf("{\"mode\":\"broadcast\",\"error\":\"only %d of %d subscribers upgraded\"}\n", open,
+           subs);
+    return 1;
+  }
+  conn_t *pub = &conns[subs];
+  conn_start(pub);
+  pub->is_pub = 1;
+  nconns = subs + 1;
+  double deadline = now_s() + opt_timeout;
+  while (pub->state != ST_OPEN && pub->state != ST_DEAD && now_s() < deadline) poll_once(10);
+  if (pub->state != ST_OPEN) {
+    printf("{\"mode\":\"broadcast\",\"error\":\"publisher did not upgrade\"}\n");
+    return 1;
+  }
+  double t_open = now_s();
+  // Sync: one trigger at a time until every subscriber has received one (a server may register
+  // a subscription a little after its 101 response), then let in-flight frames settle.
+  int sync_triggers = 0;
+  for (;;) {
+    if (now_s() > deadline) {
+      printf("{\"mode\":\"broadcast\",\"error\":\"not every subscriber got a message\"}\n");
+      return 1;
+    }
+    triggers_sent++;
+    sync_triggers++;
+    pub->owed += frame_len;
+    flush_frames(pub);
+    double wait_end = now_s() + 1.0;
+    int all = 0;
+    while (!all && now_s() < wait_end) {
+      poll_once(10);
+      all = 1;
+      for (int i = 0; i < subs; i++) {
+        if (conns[i].received == 0) {
+          all = 0;
+          break;
+        }
+      }
+    }
+    if (all) break;
+  }
+  double settle = now_s() + 0.2;
+  while (now_s() < settle) poll_once(10);
+  uint64_t sync_msgs = total_msgs;
+  // From here on `outstanding` counts from zero again.
+  total_msgs = 0;
+  triggers_sent = 0;
+  double t_sync = now_s();
+  double warm_end = t_sync + opt_warmup;
+  pump_publisher(pub, subs, 1);
+  while (now_s() < warm_end) {
+    poll_once(20);
+    pump_publisher(pub, subs, 1);
+  }
+  uint64_t m0 = total_msgs, tr0 = triggers_sent;
+  for (int i = 0; i < subs; i++) conns[i].base = conns[i].received;
+  double c0 = self_cpu_s(), s0 = proc_cpu_s(opt_server_pid), ts = now_s();
+  double end = ts + opt_duration;
+  while (now_s() < end) {
+    poll_once(20);
+    pump_publisher(pub, subs, 1);
+  }
+  double te = now_s();
+  uint64_t m1 = total_msgs, tr1 = triggers_sent;
+  double c1 = self_cpu_s(), s1 = proc_cpu_s(opt_server_pid);
+  uint64_t minr = UINT64_MAX, maxr = 0;
+  for (int i = 0; i < subs; i++) {
+    uint64_t r = conns[i].received - conns[i].base;
+    if (r < minr) minr = r;
+    if (r > maxr) maxr = r;
+  }
+  // Drain: no more triggers; wait until every delivery arrived or none arrives for 1 s.
+  double last_progress = now_s();
+  uint64_t last = total_msgs;
+  while (total_msgs < triggers_sent * (uint64_t)subs && now_s() - last_progress < 1.0) {
+    poll_once(20);
+    if (total_msgs != last) {
+      last = total_msgs;
+      last_progress = now_s();
+    }
+  }
+  uint64_t expected = triggers_sent * (uint64_t)subs;
+  uint64_t missing = expected > total_msgs ? expected - total_msgs : 0;
+  uint64_t extra = total_msgs > expected ? total_msgs - expected : 0;
+  double secs = te - ts;
+  int alive = 0;
+  for (int i = 0; i < subs; i++) alive += conns[i].state == ST_OPEN;
+  printf("{\"mode\":\"broadcast\",\"size\":%zu,\"subscribers\":%d,\"window\":%d,\"text\":%s,"
+         "\"seconds\":%.4f,\"broadcasts\":%llu,\"broadcasts_per_sec\":%.1f,"
+         "\"deliveries\":%llu,\"deliveries_per_sec\":%.1f,\"mib_per_sec_in\":%.2f,"
+         "\"loadgen_cpu\":%.3f,\"server_cpu\":%.3f,\"subscribers_alive\":%d,"
+         "\"publisher_alive\":%s,\"min_sub_msgs\":%llu,\"max_sub_msgs\":%llu,"
+         "\"missing\":%llu,\"extra\":%llu,\"to_publisher\":%llu,\"errors\":%llu,"
+         "\"bad_len\":%llu,\"closes\":%llu,\"sync_triggers\":%d,\"sync_msgs\":%llu,"
+         "\"connect_seconds\":%.3f,\"sync_seconds\":%.3f}\n",
+         opt_size, subs, opt_window, opt_text ? "true" : "false", secs,
+         (unsigned long long)(tr1 - tr0), (double)(tr1 - tr0) / secs, (unsigned long long)(m1 - m0),
+         (double)(m1 - m0) / secs, (double)(m1 - m0) * (double)opt_size / secs / 1048576.0,
+         (c1 - c0) / secs, (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, alive,
+         pub->state == ST_OPEN ? "true" : "false", (unsigned long long)minr,
+         (unsigned long long)maxr, (unsigned long long)missing, (unsigned long long)extra,
+         (unsigned long long)pub_received, (unsigned long long)errors, (unsigned long long)bad_len,
+         (unsigned long long)closes_seen, sync_triggers, (unsigned long long)sync_msgs,
+         t_open - t0, t_sync - t_open);
+  return 0;
+}
+
 static uint64_t parse_size(const char *s) {
   char *end;
   double v = strtod(s, &end);
@@ -553,6 +709,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (strcmp(mode, "broadcast") == 0 && strcmp(opt_path, "/") == 0) opt_path = "/sub";
   signal(SIGPIPE, SIG_IGN);
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -571,6 +728,12 @@ int main(int argc, char **argv) {
                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                  "Sec-WebSocket-Version: 13\r\n\r\n",
                                  opt_path, opt_host, opt_port);
+  pub_request_len = (size_t)snprintf(pub_request, sizeof pub_request,
+                                     "GET /pub HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                                     "Connection: Upgrade\r\n"
+                                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                                     opt_host, opt_port);
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
 
@@ -681,6 +844,8 @@ int main(int argc, char **argv) {
            (unsigned long long)(n1 - n0));
     return 0;
   }
+
+  if (strcmp(mode, "broadcast") == 0) return run_broadcast();
 
   fprintf(stderr, "loadgen: unknown mode %s\n", mode);
   return 2;
