@@ -18,7 +18,7 @@ import { Opcode } from "./protocol/opcodes.ts";
 import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
 import type { NetAddress, Transport } from "./transport.ts";
 import type { ChunkReader } from "./chunk_reader.ts";
-import { returnWriteBuffer, takeWriteBuffer } from "./write_buffers.ts";
+import { returnWriteBuffer, takeWriteBuffer, WRITE_BUFFER_SIZE } from "./write_buffers.ts";
 import { SEND_ENCODED_FRAME, type TopicRegistry } from "./pubsub.ts";
 import { InboundDeflate, OutboundDeflate, type SendOptions } from "./compression.ts";
 import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
@@ -281,10 +281,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       receiverHandler = this.#inflate.receiverHandler();
       this.#deflate = new OutboundDeflate(init.deflate, {
         frame: (opcode, payload, fin, rsv1) => this.#queueFrame(opcode, payload, fin, rsv1),
-        raw: (bytes) => {
-          this.#flush();
-          this.#write(bytes);
-        },
+        raw: (bytes) => this.#queueEncoded(bytes),
       });
     }
     this.#receiver = new Receiver(receiverHandler, {
@@ -474,11 +471,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       this.#onBackpressureLimit();
       return false;
     }
-    // Its own write, after whatever is batched: the shared bytes are never copied.
-    if (this.#deflate === null || !this.#deflate.holdRaw(frame)) {
-      this.#flush();
-      this.#write(frame);
-    }
+    if (this.#deflate === null || !this.#deflate.holdRaw(frame)) this.#queueEncoded(frame);
     if (this.bufferedAmount > this.#options.backpressureLimit) this.#needsDrain = true;
     return true;
   }
@@ -766,15 +759,54 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       this.#write(frame);
       return;
     }
-    if (this.#batch === null || this.#batchLength + size > this.#batch.length) {
+    const batch = this.#reserveBatch(size);
+    this.#batchLength = writeFrame(batch, this.#batchLength, firstByte, payload, mask);
+  }
+
+  /**
+   * Queues a frame that was encoded once for many connections (a published message). A small one
+   * is copied into this connection's batch: copying a few hundred bytes costs far less than a
+   * socket write of its own, and it lets many publishes reach a subscriber in one write. A large
+   * one is written by reference, never copied.
+   */
+  #queueEncoded(frame: Uint8Array): void {
+    if (frame.length > BATCH_FRAME_LIMIT) {
       this.#flush();
-      this.#batch = takeWriteBuffer();
+      this.#write(frame);
+      return;
     }
-    this.#batchLength = writeFrame(this.#batch, this.#batchLength, firstByte, payload, mask);
+    const batch = this.#reserveBatch(frame.length);
+    batch.set(frame, this.#batchLength);
+    this.#batchLength += frame.length;
+  }
+
+  /**
+   * The batch, with room for `size` more bytes at #batchLength (a full batch is flushed first),
+   * and a flush scheduled for the end of the current task.
+   */
+  #reserveBatch(size: number): Uint8Array {
+    let batch = this.#batch;
+    const needed = this.#batchLength + size;
+    if (batch === null) {
+      batch = takeWriteBuffer(size);
+    } else if (needed > batch.length) {
+      if (needed <= WRITE_BUFFER_SIZE) {
+        // Outgrew its buffer: move what is there into the next size up.
+        const larger = takeWriteBuffer(needed);
+        larger.set(batch.subarray(0, this.#batchLength));
+        returnWriteBuffer(batch);
+        batch = larger;
+      } else {
+        this.#flush();
+        batch = takeWriteBuffer(size);
+      }
+    }
+    this.#batch = batch;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flushBound);
     }
+    return batch;
   }
 
   /** Hands the batch to the socket as one write. */

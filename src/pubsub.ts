@@ -44,7 +44,8 @@ export class TopicRegistry<S extends Subscriber> {
 
   /**
    * Hands `frame` to every subscriber of `topic` except `exclude`. Returns how many queued it.
-   * The same bytes go to all of them: nothing is encoded or copied per subscriber.
+   * The same encoded bytes go to all of them: nothing is encoded per subscriber (each subscriber
+   * batches small frames with its other writes; see WebSocketConnection's #queueEncoded).
    */
   publish(topic: string, frame: Uint8Array, exclude: S | null): number {
     const subscribers = this.#topics.get(topic);
