@@ -299,18 +299,25 @@ export class WebSocketServer<T = undefined> {
 
     const upgrade = validateUpgradeRequest(head);
     if ("status" in upgrade) return respond(errorResponse(upgrade));
-    const request = this.#toRequest(head, null);
-    if ("status" in request) return respond(errorResponse(request));
-
     let decision: UpgradeResult<T>;
-    try {
-      decision = await this.#options.upgrade?.(request, {
-        remoteAddress: transport.remoteAddress,
-        protocols: upgrade.protocols,
-      });
-    } catch (error) {
-      console.error("edgews: the upgrade hook threw; answering 500:", error);
-      return respond(errorResponse({ status: 500, message: "Internal Server Error" }));
+    const hook = this.#options.upgrade;
+    if (hook === undefined) {
+      // Nobody looks at a Request: only check what building one would have checked.
+      if (!isPlausibleHost(head.headers.get("host") ?? "")) {
+        return respond(errorResponse({ status: 400, message: "Malformed Host header" }));
+      }
+    } else {
+      const request = this.#toRequest(head, null);
+      if ("status" in request) return respond(errorResponse(request));
+      try {
+        decision = await hook(request, {
+          remoteAddress: transport.remoteAddress,
+          protocols: upgrade.protocols,
+        });
+      } catch (error) {
+        console.error("edgews: the upgrade hook threw; answering 500:", error);
+        return respond(errorResponse({ status: 500, message: "Internal Server Error" }));
+      }
     }
     if (decision instanceof Response) return respond(await serializeFetchResponse(decision, false));
 
