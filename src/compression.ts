@@ -13,6 +13,7 @@ import { CloseCode } from "./protocol/close_codes.ts";
 import { Opcode } from "./protocol/opcodes.ts";
 import type { ReceiverHandler } from "./protocol/receiver.ts";
 import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
+import { SerialQueue } from "./serial_queue.ts";
 
 /** The four bytes a sync flush ends with; stripped when sending, put back when inflating. */
 const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
@@ -68,8 +69,7 @@ export class InboundDeflate {
   readonly #resetEachMessage: boolean;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #inflater: zlib.InflateRaw | null = null;
-  #tasks: InboundTask[] = [];
-  #running = false;
+  readonly #queue = new SerialQueue<InboundTask>((task) => this.#runTask(task));
   #stopped = false;
   /** Compressed bytes queued and not yet inflated. */
   #backlog = 0;
@@ -114,13 +114,13 @@ export class InboundDeflate {
     const handler = this.#handler;
     return {
       onMessage: (data) => {
-        if (this.#running) this.#push({ call: () => handler.onMessage(data) });
+        if (this.#queue.running) this.#queue.push({ call: () => handler.onMessage(data) });
         else handler.onMessage(data);
       },
       onPing: (payload) => handler.onPing(payload),
       onPong: (payload) => handler.onPong(payload),
       onClose: (code, reason) => {
-        if (this.#running) this.#push({ call: () => handler.onClose(code, reason) });
+        if (this.#queue.running) this.#queue.push({ call: () => handler.onClose(code, reason) });
         else handler.onClose(code, reason);
       },
       onProtocolError: (code, reason) => {
@@ -129,7 +129,7 @@ export class InboundDeflate {
       },
       onCompressedFrame: (opcode, payload, fin) => {
         this.#backlog += payload.length;
-        this.#push({ frame: payload, opcode, fin });
+        this.#queue.push({ frame: payload, opcode, fin });
       },
     };
   }
@@ -138,7 +138,7 @@ export class InboundDeflate {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#tasks = [];
+    this.#queue.stop();
     this.#backlog = 0;
     this.#binary = [];
     this.#text = [];
@@ -148,33 +148,14 @@ export class InboundDeflate {
     for (const wake of this.#backlogWaiters.splice(0)) wake();
   }
 
-  #push(task: InboundTask): void {
-    if (this.#stopped) return;
-    this.#tasks.push(task);
-    if (!this.#running) this.#run();
-  }
-
-  async #run(): Promise<void> {
-    this.#running = true;
-    let next = 0;
-    while (next < this.#tasks.length && !this.#stopped) {
-      const task = this.#tasks[next++];
-      if (next > 64 && next * 2 > this.#tasks.length) {
-        this.#tasks = this.#tasks.slice(next);
-        next = 0;
-      }
-      if ("call" in task) {
-        task.call();
-        continue;
-      }
-      await this.#inflateFrame(task.frame, task.opcode, task.fin);
+  #runTask(task: InboundTask): void | Promise<void> {
+    if ("call" in task) return task.call();
+    return this.#inflateFrame(task.frame, task.opcode, task.fin).then(() => {
       this.#backlog -= task.frame.length;
       if (this.#backlogWaiters.length > 0) {
         for (const wake of this.#backlogWaiters.splice(0)) wake();
       }
-    }
-    this.#tasks = [];
-    this.#running = false;
+    });
   }
 
   #createInflater(): zlib.InflateRaw {
@@ -304,8 +285,7 @@ export class OutboundDeflate {
   #deflater: zlib.DeflateRaw | null = null;
   #output: Uint8Array[] = [];
   #outputLength = 0;
-  #tasks: OutboundTask[] = [];
-  #running = false;
+  readonly #queue = new SerialQueue<OutboundTask>((task) => this.#runTask(task));
   /** True while the chain hands frames to the sink (which must then not hold them again). */
   #releasing = false;
   #stopped = false;
@@ -327,30 +307,30 @@ export class OutboundDeflate {
     if (!compress || payload.length < this.#agreement.threshold || this.#stopped) return false;
     this.pendingBytes += payload.length;
     // zlib reads the bytes later; the application may reuse its buffer as soon as send returns.
-    this.#push({ compress: owned ? payload : payload.slice(), opcode });
+    this.#queue.push({ compress: owned ? payload : payload.slice(), opcode });
     return true;
   }
 
   /** True (and the frame is queued) when frames must wait behind a pending compression. */
   hold(opcode: number, payload: Uint8Array, fin: boolean): boolean {
-    if (!this.#running || this.#releasing) return false;
+    if (!this.#queue.running || this.#releasing) return false;
     this.pendingBytes += payload.length;
-    this.#tasks.push({ frame: payload.slice(), opcode, fin });
+    this.#queue.push({ frame: payload.slice(), opcode, fin });
     return true;
   }
 
   /** Like {@link hold}, for an already encoded (and shared, never modified) frame. */
   holdRaw(bytes: Uint8Array): boolean {
-    if (!this.#running || this.#releasing) return false;
+    if (!this.#queue.running || this.#releasing) return false;
     this.pendingBytes += bytes.length;
-    this.#tasks.push({ raw: bytes });
+    this.#queue.push({ raw: bytes });
     return true;
   }
 
   /** Like {@link hold}, for a step (closing the socket) that must wait behind the queue. */
   holdCall(fn: () => void): boolean {
-    if (!this.#running || this.#releasing || this.#stopped) return false;
-    this.#tasks.push({ call: fn });
+    if (!this.#queue.running || this.#releasing || this.#stopped) return false;
+    this.#queue.push({ call: fn });
     return true;
   }
 
@@ -358,43 +338,29 @@ export class OutboundDeflate {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#tasks = [];
+    this.#queue.stop();
     this.pendingBytes = 0;
     this.#deflater?.close();
     this.#deflater = null;
   }
 
-  #push(task: OutboundTask): void {
-    this.#tasks.push(task);
-    if (!this.#running) this.#run();
-  }
-
-  async #run(): Promise<void> {
-    this.#running = true;
-    let next = 0;
-    while (next < this.#tasks.length && !this.#stopped) {
-      const task = this.#tasks[next++];
-      if (next > 64 && next * 2 > this.#tasks.length) {
-        this.#tasks = this.#tasks.slice(next);
-        next = 0;
-      }
-      if ("compress" in task) {
-        const compressed = await this.#compress(task.compress);
-        if (this.#stopped) break;
+  #runTask(task: OutboundTask): void | Promise<void> {
+    if ("compress" in task) {
+      return this.#compress(task.compress).then((compressed) => {
+        if (this.#stopped) return;
         this.pendingBytes -= task.compress.length;
         this.#release(() => this.#sink.frame(task.opcode, compressed, true, true));
-      } else if ("frame" in task) {
-        this.pendingBytes -= task.frame.length;
-        this.#release(() => this.#sink.frame(task.opcode, task.frame, task.fin, false));
-      } else if ("raw" in task) {
-        this.pendingBytes -= task.raw.length;
-        this.#release(() => this.#sink.raw(task.raw));
-      } else {
-        this.#release(task.call);
-      }
+      });
     }
-    this.#tasks = [];
-    this.#running = false;
+    if ("frame" in task) {
+      this.pendingBytes -= task.frame.length;
+      this.#release(() => this.#sink.frame(task.opcode, task.frame, task.fin, false));
+    } else if ("raw" in task) {
+      this.pendingBytes -= task.raw.length;
+      this.#release(() => this.#sink.raw(task.raw));
+    } else {
+      this.#release(task.call);
+    }
   }
 
   #release(fn: () => void): void {
