@@ -11,7 +11,7 @@
  */
 
 import process from "node:process";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../helpers/chromium.mjs";
 
 const config = JSON.parse(process.argv[2]);
 const STEP = config.stepTimeoutMs ?? 15_000;
@@ -102,19 +102,8 @@ async function step(name, run) {
 }
 
 try {
-  context = await chromium.launchPersistentContext(config.userDataDir, {
+  context = await launchChromium(config.userDataDir, {
     executablePath: config.executablePath,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
     timeout: STEP,
   });
   result.browserVersion = context.browser()?.version() ?? null;

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../../helpers/chromium.mjs";
 
 const url = process.argv[2];
 const userDataDir = mkdtempSync(join(tmpdir(), "edgews-chromium-"));
@@ -17,20 +17,7 @@ const finish = async (result, code) => {
 };
 setTimeout(() => finish({ error: "timeout" }, 2), 100_000).unref();
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  context = await launchChromium(userDataDir);
   const page = context.pages()[0] ?? await context.newPage();
   const library = readFileSync(new URL("./payloads.mjs", import.meta.url), "utf8")
     .replaceAll("export ", "");
