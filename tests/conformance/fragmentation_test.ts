@@ -22,8 +22,8 @@ import {
   closedWith,
   exchange,
   join,
+  type RecordingServer,
   recordingServer,
-  type Seen,
   SERVER_CLOSE,
   serverFrame,
 } from "../helpers/conformance.ts";
@@ -51,20 +51,12 @@ const encoder = new TextEncoder();
 // -------------------------------------------------------------------------------------- tests
 
 describe("fragmentation", () => {
-  let server: WebSocketServer<string>;
-  let seen: (id: string) => Seen;
-  let counter = 0;
-
+  let recording: RecordingServer;
   before(() => {
-    ({ server, seen } = recordingServer());
+    recording = recordingServer();
   });
-  after(() => server.stop());
-
-  async function open(): Promise<{ client: RawClient; entry: Seen }> {
-    const id = `/c${counter++}`;
-    const client = await RawClient.open(server.port, { path: id });
-    return { client, entry: seen(id) };
-  }
+  after(() => recording.server.stop());
+  const open = (prefix?: string) => recording.open(prefix);
 
   test("a ping in two fragments fails with 1002 and gets no pong", async () => {
     const { client, entry } = await open();

@@ -8,8 +8,6 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { WebSocketServer } from "../../mod.ts";
-import { RawClient } from "../helpers/raw_client.ts";
 import { clientFrame, OP } from "../helpers/wire.ts";
 import {
   assertBytes,
@@ -18,8 +16,8 @@ import {
   closedWith,
   exchange,
   join,
+  type RecordingServer,
   recordingServer,
-  type Seen,
   SERVER_CLOSE,
   serverFrame,
 } from "../helpers/conformance.ts";
@@ -34,20 +32,12 @@ const name = (opcode: number) => `0x${opcode.toString(16).toUpperCase()}`;
 // -------------------------------------------------------------------------------------- tests
 
 describe("opcodes", () => {
-  let server: WebSocketServer<string>;
-  let seen: (id: string) => Seen;
-  let counter = 0;
-
+  let recording: RecordingServer;
   before(() => {
-    ({ server, seen } = recordingServer());
+    recording = recordingServer();
   });
-  after(() => server.stop());
-
-  async function open(): Promise<{ client: RawClient; entry: Seen }> {
-    const id = `/c${counter++}`;
-    const client = await RawClient.open(server.port, { path: id });
-    return { client, entry: seen(id) };
-  }
+  after(() => recording.server.stop());
+  const open = (prefix?: string) => recording.open(prefix);
 
   for (const opcode of RESERVED) {
     test(`reserved opcode ${name(opcode)} without payload fails with 1002`, async () => {

@@ -8,8 +8,6 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { WebSocketServer } from "../../mod.ts";
-import { RawClient } from "../helpers/raw_client.ts";
 import { bytes, clientFrame, OP } from "../helpers/wire.ts";
 import {
   assertBytes,
@@ -18,8 +16,8 @@ import {
   closedWith,
   exchange,
   join,
+  type RecordingServer,
   recordingServer,
-  type Seen,
   SERVER_CLOSE,
   serverFrame,
 } from "../helpers/conformance.ts";
@@ -32,20 +30,12 @@ const payload125 = Uint8Array.from({ length: 125 }, (_, i) => (i * 7 + 3) & 0xff
 // -------------------------------------------------------------------------------------- tests
 
 describe("pings and pongs", () => {
-  let server: WebSocketServer<string>;
-  let seen: (id: string) => Seen;
-  let counter = 0;
-
+  let recording: RecordingServer;
   before(() => {
-    ({ server, seen } = recordingServer());
+    recording = recordingServer();
   });
-  after(() => server.stop());
-
-  async function open(prefix = "/c"): Promise<{ client: RawClient; entry: Seen }> {
-    const id = `${prefix}${counter++}`;
-    const client = await RawClient.open(server.port, { path: id });
-    return { client, entry: seen(id) };
-  }
+  after(() => recording.server.stop());
+  const open = (prefix?: string) => recording.open(prefix);
 
   test("a ping without payload is answered with an empty pong", async () => {
     const { client, entry } = await open();

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { Message, WebSocketServer } from "../../mod.ts";
-import { type RawClient, sleep } from "./raw_client.ts";
+import { RawClient, sleep } from "./raw_client.ts";
 import { startServer } from "./servers.ts";
 import { clientFrame, closeCodeOf, closePayload, OP, readFrames } from "./wire.ts";
 
@@ -72,7 +72,16 @@ export interface Seen {
 }
 
 /** An echo server that records its callbacks per connection (keyed by the request path). */
-export function recordingServer(): { server: WebSocketServer<string>; seen(id: string): Seen } {
+/** A recording echo server, and a way to open a raw connection to it with its own record. */
+export interface RecordingServer {
+  server: WebSocketServer<string>;
+  /** What the callbacks saw on the connection with this request path. */
+  seen(id: string): Seen;
+  /** Opens a raw connection on a fresh path (`prefix` + a counter) and returns it with its record. */
+  open(prefix?: string): Promise<{ client: RawClient; entry: Seen }>;
+}
+
+export function recordingServer(): RecordingServer {
   const all = new Map<string, Seen & { resolve(info: { code: number; reason: string }): void }>();
   const seen = (id: string) => {
     let entry = all.get(id);
@@ -105,7 +114,13 @@ export function recordingServer(): { server: WebSocketServer<string>; seen(id: s
       },
     },
   });
-  return { server, seen };
+  let counter = 0;
+  const open = async (prefix = "/c") => {
+    const id = `${prefix}${counter++}`;
+    const client = await RawClient.open(server.port, { path: id });
+    return { client, entry: seen(id) };
+  };
+  return { server, seen, open };
 }
 
 /** Waits for the server's close callback (bounded, so a missing callback fails the test). */
