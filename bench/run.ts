@@ -879,23 +879,31 @@ async function codecSuite(o: Options): Promise<{ samples: CodecSample[]; version
 
 type Medians = Record<string, Record<number, number | undefined>>;
 
-function throughputMedians(samples: Sample[]): Medians {
+/**
+ * Median per server and size of `rate` (messages or deliveries per second). Samples where the
+ * server did not get (nearly) a full core measured contention from other work on the machine, not
+ * the server: they are left out when clean samples exist.
+ */
+function mediansBy<S extends { server: string; size: number; server_cpu: number }>(
+  samples: S[],
+  rate: (sample: S) => number | null,
+): Medians {
   const m: Medians = {};
-  for (const s of samples) {
-    m[s.server] ??= {};
-  }
+  for (const s of samples) m[s.server] ??= {};
   for (const server of Object.keys(m)) {
     for (const size of new Set(samples.map((s) => s.size))) {
       const valid = samples.filter((s) =>
-        s.server === server && s.size === size && s.msgs_per_sec !== null
+        s.server === server && s.size === size && rate(s) !== null
       );
-      // Samples where the server did not get (nearly) a full core measured contention from other
-      // work on the machine, not the server: leave them out when clean samples exist.
       const clean = valid.filter((s) => s.server_cpu >= 0.85);
-      m[server][size] = median((clean.length ? clean : valid).map((s) => s.msgs_per_sec!));
+      m[server][size] = median((clean.length ? clean : valid).map((s) => rate(s)!));
     }
   }
   return m;
+}
+
+function throughputMedians(samples: Sample[]): Medians {
+  return mediansBy(samples, (s) => s.msgs_per_sec);
 }
 
 function throughputTable(o: Options, m: Medians, samples: Sample[]): string {
@@ -983,18 +991,7 @@ function simpleTable(
 }
 
 function broadcastMedians(samples: BcSample[]): Medians {
-  const m: Medians = {};
-  for (const s of samples) m[s.server] ??= {};
-  for (const server of Object.keys(m)) {
-    for (const size of new Set(samples.map((s) => s.size))) {
-      const valid = samples.filter((s) =>
-        s.server === server && s.size === size && s.per_sec !== null
-      );
-      const clean = valid.filter((s) => s.server_cpu >= 0.85);
-      m[server][size] = median((clean.length ? clean : valid).map((s) => s.per_sec!));
-    }
-  }
-  return m;
+  return mediansBy(samples, (s) => s.per_sec);
 }
 
 function broadcastTable(o: Options, m: Medians, samples: BcSample[]): string {
