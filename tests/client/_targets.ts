@@ -10,6 +10,7 @@ import type { WebSocketServer } from "../../mod.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { type PeerEvent, startPeerServer } from "./_children.ts";
 import { WAIT_MS, within } from "./_probe.ts";
+import { peerProtocolHandler } from "../peers/edgews_peer_handler.ts";
 
 /** A server that is up. */
 export interface RunningTarget {
@@ -52,28 +53,10 @@ export function startInProcess(tls = false): { server: WebSocketServer; running:
     events.push(event);
     wake?.();
   };
-  const decoder = new TextDecoder();
   const server = startServer({
     tls: tls ? { cert: TLS_CERT, key: TLS_KEY } : undefined,
     protocols: ["chat"],
-    websocket: {
-      open(ws) {
-        record({ event: "open", protocol: ws.protocol });
-      },
-      message(ws, message) {
-        if (message === "cmd:close") ws.close(4001, "server bye");
-        else if (message === "cmd:ping") ws.ping("srv-ping");
-        else ws.send(message);
-      },
-      pong(ws, payload) {
-        const text = decoder.decode(payload);
-        record({ event: "pong", payload: text });
-        ws.send(`pong-seen:${text}`);
-      },
-      close(_ws, code, reason) {
-        record({ event: "close", code, reason });
-      },
-    },
+    websocket: peerProtocolHandler(record),
   });
   const running: RunningTarget = {
     url: `${tls ? "wss" : "ws"}://127.0.0.1:${server.port}/`,

@@ -20,6 +20,7 @@
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { serve } from "../../mod.ts";
+import { peerProtocolHandler } from "./edgews_peer_handler.ts";
 
 const tls = process.argv.includes("--tls")
   ? {
@@ -27,7 +28,6 @@ const tls = process.argv.includes("--tls")
     key: readFileSync(new URL("../fixtures/tls/localhost.key", import.meta.url), "utf8"),
   }
   : undefined;
-const decoder = new TextDecoder();
 const event = (data: Record<string, unknown>) => console.log(JSON.stringify(data));
 
 const server = serve({
@@ -35,24 +35,7 @@ const server = serve({
   port: 0,
   tls,
   protocols: ["chat"],
-  websocket: {
-    open(ws) {
-      event({ event: "open", protocol: ws.protocol });
-    },
-    message(ws, message) {
-      if (message === "cmd:close") ws.close(4001, "server bye");
-      else if (message === "cmd:ping") ws.ping("srv-ping");
-      else ws.send(message);
-    },
-    pong(ws, payload) {
-      const text = decoder.decode(payload);
-      event({ event: "pong", payload: text });
-      ws.send(`pong-seen:${text}`);
-    },
-    close(_ws, code, reason) {
-      event({ event: "close", code, reason });
-    },
-  },
+  websocket: peerProtocolHandler(event),
 });
 console.log(`LISTENING ${server.port}`);
 setTimeout(() => process.exit(0), 120_000).unref?.();
