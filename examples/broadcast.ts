@@ -16,15 +16,16 @@
  * @module
  */
 
-import process from "node:process";
 import { serve } from "../mod.ts";
 import { env } from "./_env.ts";
+import { shutdownOn } from "./_shutdown.ts";
 
 const TOPIC = "everyone";
 
 const server = serve({
   hostname: "127.0.0.1",
   port: Number(env("PORT") ?? 8080),
+  reusePort: env("REUSE_PORT") === "1",
   // A client that does not read its messages misses the ones sent while 1 MiB is queued for it.
   // Set `closeOnBackpressureLimit: true` to disconnect it (with 1008) instead.
   backpressureLimit: 1024 * 1024,
@@ -42,8 +43,4 @@ const server = serve({
 
 console.log(`broadcast server on ws://${server.hostname}:${server.port}/`);
 
-process.on("SIGINT", async () => {
-  console.log("shutting down");
-  await server.shutdown();
-  process.exit(0);
-});
+shutdownOn(server);

@@ -5,18 +5,20 @@
  *   deno run --allow-net --allow-env examples/echo.ts
  *   bun run examples/echo.ts
  *
- * PORT sets the port (default 8080). Ctrl-C shuts down gracefully.
+ * PORT sets the port (default 8080); REUSE_PORT=1 listens with SO_REUSEPORT (see
+ * examples/cluster.ts). Ctrl-C or SIGTERM shuts down gracefully.
  * @module
  */
 
-import process from "node:process";
 import { serve } from "../mod.ts";
 import { env } from "./_env.ts";
+import { shutdownOn } from "./_shutdown.ts";
 import { ECHO_PAGE } from "./echo_page.ts";
 
 const server = serve({
   hostname: "127.0.0.1",
   port: Number(env("PORT") ?? 8080),
+  reusePort: env("REUSE_PORT") === "1",
   fetch(request) {
     const { pathname } = new URL(request.url);
     if (pathname !== "/") return new Response("Not found\n", { status: 404 });
@@ -33,8 +35,4 @@ console.log(
   `echo server on ws://${server.hostname}:${server.port}/ (page at http://${server.hostname}:${server.port}/)`,
 );
 
-process.on("SIGINT", async () => {
-  console.log("shutting down");
-  await server.shutdown();
-  process.exit(0);
-});
+shutdownOn(server);

@@ -82,6 +82,14 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
   /** Serve `wss://` with this certificate and key. */
   tls?: TlsCertificate;
   /**
+   * Listen with SO_REUSEPORT, so several processes (each calling `serve` with this option) can
+   * listen on the same hostname and port; the kernel spreads new connections over them. Each
+   * process has its own connections and topics (a `backplane` links the topics). Linux only: on
+   * other platforms `serve` throws rather than listening without it. On Deno it needs the
+   * `--unstable-net` flag (Deno 2's `reusePort` is unstable), and `serve` throws without it.
+   */
+  reusePort?: boolean;
+  /**
    * The subprotocols this server speaks. When the `upgrade` hook does not choose, the first of
    * the client's offers that is in this list is chosen, or none.
    */
@@ -174,6 +182,7 @@ export class WebSocketServer<T = undefined> {
         hostname: options.hostname ?? HTTP_DEFAULTS.hostname,
         port: options.port ?? HTTP_DEFAULTS.port,
         tls: options.tls,
+        reusePort: options.reusePort,
       },
       (transport) => this.#accept(transport),
     );

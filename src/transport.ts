@@ -49,6 +49,11 @@ export interface ListenOptions {
   port: number;
   /** Listen with TLS instead of plain TCP. */
   tls?: TlsCertificate;
+  /**
+   * Set SO_REUSEPORT, so other processes can listen on the same address and port (Linux only).
+   * An adapter that cannot honour it throws rather than listening without it.
+   */
+  reusePort?: boolean;
 }
 
 /** A listening socket, as an adapter returns it. */

@@ -28,9 +28,9 @@
  * @module
  */
 
-import process from "node:process";
 import { serve, type WebSocketConnection, type WebSocketServer } from "../../mod.ts";
 import { env } from "../_env.ts";
+import { shutdownOn } from "../_shutdown.ts";
 import { CHAT_PAGE } from "./page.ts";
 
 /** How many past messages a newcomer gets. */
@@ -61,6 +61,8 @@ export interface Member {
 export interface ChatServerOptions {
   hostname?: string;
   port?: number;
+  /** Listen with SO_REUSEPORT, one of several processes on the port (see examples/cluster.ts). */
+  reusePort?: boolean;
 }
 
 /** Starts the chat room; returns the listening server. */
@@ -83,6 +85,7 @@ export function startChatServer(options: ChatServerOptions = {}): WebSocketServe
   const server: WebSocketServer<Member> = serve<Member>({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 8080,
+    reusePort: options.reusePort,
     maxPayload: 64 * 1024,
     // A member that does not read is disconnected (1008) rather than silently missing messages;
     // when it reconnects, the history fills the gap.
@@ -174,11 +177,10 @@ export function parseInput(data: string): { message: string } | { error: string 
 }
 
 if (import.meta.main) {
-  const server = startChatServer({ port: Number(env("PORT") ?? 8080) });
-  console.log(`chat server on http://${server.hostname}:${server.port}/`);
-  process.on("SIGINT", async () => {
-    console.log("shutting down");
-    await server.shutdown();
-    process.exit(0);
+  const server = startChatServer({
+    port: Number(env("PORT") ?? 8080),
+    reusePort: env("REUSE_PORT") === "1",
   });
+  console.log(`chat server on http://${server.hostname}:${server.port}/`);
+  shutdownOn(server);
 }

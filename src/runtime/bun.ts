@@ -6,6 +6,7 @@
  * @module
  */
 
+import process from "node:process";
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 
 /** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
@@ -51,6 +52,7 @@ interface BunGlobal {
     hostname: string;
     port: number;
     tls?: { cert: string; key: string };
+    reusePort?: boolean;
     socket: BunSocketHandler;
   }): BunListener;
 }
@@ -115,12 +117,21 @@ const streamHandlers: Omit<BunSocketHandler, "open"> = {
   },
 };
 
-/** Listens with `Bun.listen`, with `tls` when a certificate is given. */
+/** Listens with `Bun.listen`, with `tls` when a certificate is given; `reusePort` on Linux only. */
 export const listenBun: ListenFunction = (options, onAccept) => {
+  const reusePort = options.reusePort === true;
+  if (reusePort && process.platform !== "linux") {
+    // Elsewhere the kernel does not spread connections over the sockets sharing a port (and
+    // Windows has no SO_REUSEPORT), so listening anyway would not do what was asked.
+    throw new Error(
+      `reusePort (SO_REUSEPORT) is supported on Linux only, not on ${process.platform}`,
+    );
+  }
   const listener = bun().listen({
     hostname: options.hostname,
     port: options.port,
     tls: options.tls === undefined ? undefined : { cert: options.tls.cert, key: options.tls.key },
+    reusePort,
     socket: {
       open(socket) {
         socket.setNoDelay(true);

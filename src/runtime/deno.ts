@@ -6,15 +6,21 @@
 
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 
-/** Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is given. */
+/**
+ * Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is given. `reusePort` needs
+ * Linux and Deno's `--unstable-net` flag; without either it throws.
+ */
 export const listenDeno: ListenFunction = (options, onAccept) => {
+  const reusePort = options.reusePort === true;
+  if (reusePort) checkReusePort();
   const listener = options.tls === undefined
-    ? Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" })
+    ? Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp", reusePort })
     : Deno.listenTls({
       hostname: options.hostname,
       port: options.port,
       cert: options.tls.cert,
       key: options.tls.key,
+      reusePort,
     });
   let open = true;
   (async () => {
@@ -40,6 +46,25 @@ export const listenDeno: ListenFunction = (options, onAccept) => {
     },
   };
 };
+
+/**
+ * Throws unless `reusePort` can work here. Deno ignores it silently outside Linux, and without
+ * `--unstable-net` Deno 2.9 ends the whole process (exit code 70) instead of throwing, so both
+ * are checked before asking.
+ */
+function checkReusePort(): void {
+  if (Deno.build.os !== "linux") {
+    throw new Error(`reusePort (SO_REUSEPORT) is supported on Linux only, not on ${Deno.build.os}`);
+  }
+  // No API reports which unstable features are on; `--unstable-net` (or `"unstable": ["net"]` in
+  // deno.json) is what defines Deno.listenDatagram, so its presence tells.
+  if (!("listenDatagram" in Deno)) {
+    throw new Error(
+      'reusePort needs Deno\'s --unstable-net flag (or "unstable": ["net"] in deno.json): ' +
+        "SO_REUSEPORT on Deno.listen is unstable in Deno 2",
+    );
+  }
+}
 
 /**
  * Connects with `Deno.connect`, then `Deno.startTls` for TLS, which lets the name verified (and
