@@ -42,11 +42,12 @@ export {
   DEFAULT_CONNECTION_OPTIONS,
   type Message,
   ReadyState,
-  type SendData,
   type SendStatus,
   WebSocketConnection,
   type WebSocketHandler,
 } from "./src/connection.ts";
+export type { SendData } from "./src/message_frame.ts";
+export type { Backplane, BackplaneReceipt } from "./src/backplane.ts";
 export { CloseCode, isValidCloseCode } from "./src/protocol/close_codes.ts";
 export type { PerMessageDeflateOptions } from "./src/handshake/permessage_deflate.ts";
 export type { SendOptions } from "./src/compression.ts";

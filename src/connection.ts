@@ -8,26 +8,19 @@
 
 import { CloseCode } from "./protocol/close_codes.ts";
 import { encodeClosePayload } from "./protocol/close_frame.ts";
-import {
-  encodeFrame,
-  firstHeaderByte,
-  frameHeaderLength,
-  writeFrame,
-} from "./protocol/frame_encoder.ts";
+import { firstHeaderByte, frameHeaderLength, writeFrame } from "./protocol/frame_encoder.ts";
 import { Opcode } from "./protocol/opcodes.ts";
 import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
 import type { NetAddress, Transport } from "./transport.ts";
 import type { ChunkReader } from "./chunk_reader.ts";
 import { returnWriteBuffer, takeWriteBuffer, WRITE_BUFFER_SIZE } from "./write_buffers.ts";
 import { SEND_ENCODED_FRAME, type TopicRegistry } from "./pubsub.ts";
+import { type SendData, toBytes } from "./message_frame.ts";
 import { InboundDeflate, OutboundDeflate, type SendOptions } from "./compression.ts";
 import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
 
 /** A message as the application sees it: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;
-
-/** What `send` accepts: text, or bytes in any of the usual shapes. */
-export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
 /**
  * What happened to a message handed to `send`:
@@ -428,7 +421,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
    * subscribed). The frame is encoded once for all of them. Returns how many it was queued for.
    */
   publish(topic: string, data: SendData): number {
-    return this.#requireTopics().publish(topic, encodeMessageFrame(data), this);
+    return this.#requireTopics().publish(topic, data, this);
   }
 
   /** Drops the connection at once, without a closing handshake. The close code is 1006. */
@@ -880,22 +873,6 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       this.#fail(CloseCode.InternalError, "internal error");
     }
   }
-}
-
-/** A whole unmasked message frame, for sending the same bytes to many connections. */
-export function encodeMessageFrame(data: SendData): Uint8Array {
-  return typeof data === "string"
-    ? encodeFrame(Opcode.Text, encoder.encode(data))
-    : encodeFrame(Opcode.Binary, toBytes(data));
-}
-
-function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new TypeError("send() takes a string, an ArrayBuffer or an ArrayBufferView");
 }
 
 /** A close reason must fit in 123 UTF-8 bytes; protocol error texts are ASCII and short. */

@@ -7,12 +7,12 @@
 
 import {
   type ConnectionOptions,
-  encodeMessageFrame,
   resolveConnectionOptions,
-  type SendData,
   WebSocketConnection,
   type WebSocketHandler,
 } from "./connection.ts";
+import type { Backplane } from "./backplane.ts";
+import type { SendData } from "./message_frame.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
 import {
   type HttpError,
@@ -127,6 +127,13 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
    * connection).
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Carries topic messages to the other instances of this application (other processes, other
+   * machines), e.g. a `RedisBackplane` from `@edgews/edgews/redis`. `publish` then reaches the
+   * subscribers of every instance; each instance listens on the backplane only to the topics its
+   * own connections are subscribed to. The server closes the backplane when it shuts down.
+   */
+  backplane?: Backplane;
 }
 
 /** Options for {@link WebSocketServer.shutdown}. */
@@ -163,7 +170,7 @@ export class WebSocketServer<T = undefined> {
   readonly #listener: Listener;
   readonly #scheme: "http" | "https";
   readonly #connections = new Set<WebSocketConnection<T>>();
-  readonly #topics = new TopicRegistry<WebSocketConnection<T>>();
+  readonly #topics: TopicRegistry<WebSocketConnection<T>>;
   /** Sockets still in the HTTP phase, with a function that drops each. */
   readonly #handshaking = new Set<() => void>();
   #shutdown: Promise<void> | null = null;
@@ -176,6 +183,7 @@ export class WebSocketServer<T = undefined> {
     this.#deflateOptions = resolveDeflateOptions(options.perMessageDeflate);
     this.#handler = options.websocket ?? {};
     this.#scheme = options.tls === undefined ? "http" : "https";
+    this.#topics = new TopicRegistry(options.backplane ?? null);
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     this.#listener = listen(
       {
@@ -216,16 +224,17 @@ export class WebSocketServer<T = undefined> {
   }
 
   /**
-   * Sends a message to every connection subscribed to `topic`. The frame is encoded once and the
-   * same bytes are queued for each subscriber. A subscriber whose send buffer is over
-   * `backpressureLimit` misses the message (or is closed, with `closeOnBackpressureLimit`), so one
-   * slow reader neither holds up the others nor grows memory. Returns how many it was queued for.
+   * Sends a message to every connection subscribed to `topic`, and through the `backplane` (if
+   * any) to the subscribers on every other instance. The frame is encoded once and the same bytes
+   * are queued for each subscriber. A subscriber whose send buffer is over `backpressureLimit`
+   * misses the message (or is closed, with `closeOnBackpressureLimit`), so one slow reader neither
+   * holds up the others nor grows memory. Returns how many local subscribers it was queued for.
    */
   publish(topic: string, data: SendData): number {
-    return this.#topics.publish(topic, encodeMessageFrame(data), null);
+    return this.#topics.publish(topic, data, null);
   }
 
-  /** How many connections are subscribed to `topic`. */
+  /** How many of this instance's connections are subscribed to `topic`. */
   subscriberCount(topic: string): number {
     return this.#topics.subscriberCount(topic);
   }
@@ -253,10 +262,13 @@ export class WebSocketServer<T = undefined> {
         resolve();
       }, timeout);
     });
-    this.#shutdown = Promise.race([Promise.all(closing).then(() => {}), deadline]).then(() => {
-      clearTimeout(timer);
-      this.#resolveFinished();
-    });
+    this.#shutdown = Promise.race([Promise.all(closing).then(() => {}), deadline]).then(
+      async () => {
+        clearTimeout(timer);
+        await this.#topics.close();
+        this.#resolveFinished();
+      },
+    );
     return this.#shutdown;
   }
 
