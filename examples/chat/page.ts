@@ -5,7 +5,14 @@
  * Everything a user typed is put in the page with `textContent`, never as HTML, so a message such
  * as `<img src=x onerror=alert(1)>` shows as those characters. After a drop the page reconnects
  * with exponential backoff (0.5 s doubling to 10 s, with jitter); the new connection gets a new
- * uid and the history again.
+ * uid, and asks only for the messages after the newest it shows (`/chat?since=<id>`), so what was
+ * said meanwhile appears and nothing twice, whichever instance it reconnects to.
+ *
+ * A connection is subscribed to the room before its history is read, so live messages may arrive
+ * before the history: the page puts the history above the messages that arrived live on this
+ * connection, and skips every message whose id it already shows. Of two member lists, it keeps
+ * the one with the higher `version` (two instances may publish at once, and the older list may
+ * arrive last).
  * @module
  */
 
@@ -57,22 +64,44 @@ export const CHAT_PAGE = `<!doctype html>
   const count = document.getElementById("count");
   const text = document.getElementById("text");
   const sendButton = document.getElementById("send");
-  const url = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/chat";
+  const base = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/chat";
   const MAX_SHOWN = 500; // the page keeps a bounded list too
 
   let socket = null;
   let myUid = null;
   let attempt = 0;
+  /** The messages shown, by id (messages without an id, not kept by the server, are not here). */
+  const shown = new Map();
+  /** The newest id shown: a reconnect asks for the messages after it. */
+  let newestId = null;
+  /** The first message that arrived live on the current connection: history goes above it. */
+  let firstLive = null;
+  /** The version of the member list shown, on the current connection. */
+  let presenceVersion = -Infinity;
 
   function short(uid) {
     return uid.slice(0, 8);
   }
 
-  // Text only: every piece of user data goes through textContent.
-  function showMessage(entry) {
+  // Ids are "<ms>-<seq>": compared as two numbers, not as text.
+  function isNewer(id, than) {
+    const [ms, seq] = id.split("-").map(Number);
+    const [thanMs, thanSeq] = than.split("-").map(Number);
+    return ms > thanMs || (ms === thanMs && seq > thanSeq);
+  }
+
+  // Text only: every piece of user data goes through textContent. The item goes above the
+  // element given as before (null: at the end); a message whose id is shown already is skipped.
+  function showMessage(entry, before) {
+    if (entry.id != null && shown.has(entry.id)) return;
     const item = document.createElement("li");
     item.className = entry.uid === myUid ? "message mine" : "message";
     item.dataset.uid = entry.uid;
+    if (entry.id != null) {
+      item.dataset.id = entry.id;
+      shown.set(entry.id, item);
+      if (newestId === null || isNewer(entry.id, newestId)) newestId = entry.id;
+    }
     const time = document.createElement("span");
     time.className = "time";
     time.textContent = new Date(entry.time).toLocaleTimeString();
@@ -84,9 +113,16 @@ export const CHAT_PAGE = `<!doctype html>
     body.className = "text";
     body.textContent = entry.message;
     item.append(time, who, body);
-    list.append(item);
-    while (list.childElementCount > MAX_SHOWN) list.firstElementChild.remove();
+    list.insertBefore(item, before);
+    while (list.childElementCount > MAX_SHOWN) {
+      const oldest = list.firstElementChild;
+      if (oldest.dataset.id) shown.delete(oldest.dataset.id);
+      oldest.remove();
+      // Everything left is live now: history would go at the top.
+      if (oldest === firstLive) firstLive = list.firstElementChild;
+    }
     item.scrollIntoView({ block: "nearest" });
+    return item;
   }
 
   function showError(error) {
@@ -110,6 +146,9 @@ export const CHAT_PAGE = `<!doctype html>
 
   function connect() {
     status.textContent = "connecting…";
+    firstLive = null;
+    presenceVersion = -Infinity;
+    const url = newestId === null ? base : base + "?since=" + encodeURIComponent(newestId);
     socket = new WebSocket(url, "chat");
     socket.onmessage = (event) => {
       let data;
@@ -127,13 +166,17 @@ export const CHAT_PAGE = `<!doctype html>
           sendButton.disabled = false;
           break;
         case "history":
-          list.replaceChildren(); // a reconnect gets the history again
-          data.messages.forEach(showMessage);
+          // Oldest first, all above what already arrived live on this connection.
+          for (const entry of data.messages) showMessage(entry, firstLive);
           break;
-        case "message":
-          showMessage(data);
+        case "message": {
+          const item = showMessage(data, null);
+          if (firstLive === null && item !== undefined) firstLive = item;
           break;
+        }
         case "presence":
+          if (data.version < presenceVersion) break; // an older list that arrived late
+          presenceVersion = data.version;
           showUsers(data.users);
           break;
         case "error":

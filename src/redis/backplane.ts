@@ -250,12 +250,27 @@ export class RedisBackplane implements Backplane {
 
   /**
    * Resolves once every subscription change made so far is in effect on Redis: after it, this
-   * instance receives what other instances publish to its topics. Waits through an outage;
-   * resolves at once after `close()`.
+   * instance receives what other instances publish to its topics. Waits through an outage, unless
+   * `signal` aborts first (then it rejects with the signal's reason, e.g. with
+   * `AbortSignal.timeout(2000)`); resolves at once after `close()`.
    */
-  settled(): Promise<void> {
+  settled(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#isSettled()) return Promise.resolve();
-    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const abort = () => {
+        const at = this.#settledWaiters.indexOf(wake);
+        if (at !== -1) this.#settledWaiters.splice(at, 1);
+        reject(signal!.reason);
+      };
+      const wake = () => {
+        signal?.removeEventListener("abort", abort);
+        resolve();
+      };
+      signal?.addEventListener("abort", abort, { once: true });
+      this.#settledWaiters.push(wake);
+    });
   }
 
   /** Called by the server it is given to; a second server is refused. */

@@ -4,6 +4,10 @@
  * Runs under Node, so the same test works under `deno test` and `bun test`:
  *
  *   node tests/browser/driver.mjs '{"chatUrl":…,"echoUrl":…,"userDataDir":…,"screenshot":…}'
+ *   node tests/browser/driver.mjs '{"scenario":"instances","chatUrls":[…, …],"userDataDir":…}'
+ *
+ * The first runs the single-server scenario (chat, the page's rules against a scripted socket,
+ * echo); the second, two pages on two chat instances that share a Redis.
  *
  * Every wait is for a condition in the page, with a timeout; the whole run has a deadline after
  * which the browser is closed and the driver exits with status 2. Exit status 1: a scenario step
@@ -74,8 +78,8 @@ function waitForUsers(page, uids) {
   );
 }
 
-/** Opens the chat page; resolves with its uid once welcomed. */
-async function openChat(name) {
+/** Opens the chat page (of `url`); resolves with its uid once welcomed. */
+async function openChat(name, url = config.chatUrl) {
   const page = await context.newPage();
   page.on("dialog", (dialog) => {
     result.dialogs.push({ page: name, type: dialog.type(), message: dialog.message() });
@@ -84,7 +88,7 @@ async function openChat(name) {
   page.on("console", (message) => {
     if (message.type() === "error") result.consoleErrors.push(`${name}: ${message.text()}`);
   });
-  await page.goto(config.chatUrl, { timeout: STEP });
+  await page.goto(url, { timeout: STEP });
   await page.waitForFunction(() => document.body.dataset.uid, null, { timeout: STEP });
   const uid = await page.evaluate(() => document.body.dataset.uid);
   return { page, uid };
@@ -101,13 +105,8 @@ async function step(name, run) {
   result.steps.push(name);
 }
 
-try {
-  context = await launchChromium(config.userDataDir, {
-    executablePath: config.executablePath,
-    timeout: STEP,
-  });
-  result.browserVersion = context.browser()?.version() ?? null;
-
+/** The chat and echo pages against one server of each. */
+async function singleServer() {
   let a, b;
   await step("two pages join", async () => {
     a = await openChat("a");
@@ -201,6 +200,123 @@ try {
     result.echoImgCount = await page.evaluate(() => document.querySelectorAll("img").length);
   });
 
+  await step("the page's rules, against a scripted socket", pageRules);
+}
+
+/**
+ * The chat page against a scripted server (playwright's routeWebSocket: the page's socket talks to
+ * this function, not to a server), for what real servers do only by chance of timing: a live
+ * message before the history that holds it too, a duplicate, an older member list after a newer
+ * one; then the reconnect's `since`, and versions starting over on the new connection.
+ */
+async function pageRules() {
+  const page = await context.newPage();
+  const connections = [];
+  await page.routeWebSocket(/\/chat/, (ws) => {
+    connections.push({ url: ws.url(), ws });
+  });
+  await page.goto(config.chatUrl, { timeout: STEP });
+  const time = new Date(0).toISOString();
+  const entry = (id, uid, message) => ({ id, uid, message, time });
+  const send = (ws, data) => ws.send(JSON.stringify(data));
+  /** The page's `count`th connection to the scripted socket, once it has opened it. */
+  const waitForConnections = async (count) => {
+    const deadline = Date.now() + STEP;
+    while (connections.length < count) {
+      if (Date.now() > deadline) throw new Error(`no connection ${count} to the scripted socket`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return connections[count - 1];
+  };
+
+  const first = await waitForConnections(1);
+  send(first.ws, { type: "welcome", uid: "me-1" });
+  send(first.ws, { type: "message", ...entry("100-0", "other", "live, then in the history") });
+  send(first.ws, {
+    type: "history",
+    messages: [
+      entry("90-0", "other", "older"),
+      entry("95-3", "me-1", "old"),
+      entry("100-0", "other", "live, then in the history"),
+    ],
+  });
+  send(first.ws, { type: "message", ...entry("100-0", "other", "live, then in the history") });
+  send(first.ws, { type: "message", ...entry("100-1", "other", "live after the history") });
+  send(first.ws, { type: "message", ...entry(null, "other", "not kept (no id)") });
+  send(first.ws, { type: "presence", users: ["me-1", "other"], version: 7 });
+  send(first.ws, { type: "presence", users: ["me-1"], version: 6 }); // older: ignored
+  send(first.ws, { type: "presence", users: ["me-1", "other", "third"], version: 8 });
+  send(first.ws, { type: "presence", users: ["me-1", "other"], version: 6 }); // older: ignored
+  await waitForMessage(page, "other", "not kept (no id)");
+  result.rulesMessages = await messagesOf(page);
+  result.rulesUsers = await usersOf(page);
+
+  // The scripted server drops the connection: the page reconnects, asking for what is newer.
+  first.ws.close({ code: 1001, reason: "scripted" });
+  const second = await waitForConnections(2);
+  result.rulesReconnectUrl = second.url;
+  send(second.ws, { type: "welcome", uid: "me-2" });
+  send(second.ws, { type: "history", messages: [entry("100-2", "other", "while away")] });
+  // A new connection starts over: a version lower than the last connection's is taken.
+  send(second.ws, { type: "presence", users: ["me-2", "other"], version: 2 });
+  await waitForMessage(page, "other", "while away");
+  await waitForUsers(page, ["me-2", "other"]);
+  result.rulesMessagesAfterReconnect = await messagesOf(page);
+  await page.close();
+}
+
+/** Two pages, each on its own chat instance; the instances share a Redis. */
+async function instances() {
+  const [urlA, urlB] = config.chatUrls;
+  let a, b;
+  await step("two pages on two instances join", async () => {
+    a = await openChat("a", urlA);
+    b = await openChat("b", urlB);
+    result.uidA = a.uid;
+    result.uidB = b.uid;
+    await waitForUsers(a.page, [a.uid, b.uid]);
+    await waitForUsers(b.page, [a.uid, b.uid]);
+    result.usersAfterJoin = { a: await usersOf(a.page), b: await usersOf(b.page) };
+  });
+
+  await step("each sees the other's message", async () => {
+    await say(a.page, "hello from the first instance");
+    await waitForMessage(b.page, a.uid, "hello from the first instance");
+    await waitForMessage(a.page, a.uid, "hello from the first instance");
+    await say(b.page, "hello from the second instance");
+    await waitForMessage(a.page, b.uid, "hello from the second instance");
+    await waitForMessage(b.page, b.uid, "hello from the second instance");
+    result.afterHello = { a: await messagesOf(a.page), b: await messagesOf(b.page) };
+  });
+
+  await step("a page that was away gets what it missed, once", async () => {
+    // Its socket closes without the page's reconnect (onclose removed), so it stays away for sure
+    // while b speaks; then the page's own connect() brings it back.
+    await a.page.evaluate(() => {
+      socket.onclose = null;
+      socket.close(4001, "test away");
+    });
+    await waitForUsers(b.page, [b.uid]);
+    await say(b.page, "while a was away");
+    await waitForMessage(b.page, b.uid, "while a was away");
+    await a.page.evaluate(() => connect());
+    await waitForMessage(a.page, b.uid, "while a was away");
+    const newUid = await a.page.evaluate(() => document.body.dataset.uid);
+    result.uidAReconnected = newUid;
+    await waitForUsers(a.page, [newUid, b.uid]);
+    await waitForUsers(b.page, [newUid, b.uid]);
+    result.afterAway = { a: await messagesOf(a.page), b: await messagesOf(b.page) };
+  });
+}
+
+try {
+  context = await launchChromium(config.userDataDir, {
+    executablePath: config.executablePath,
+    timeout: STEP,
+  });
+  result.browserVersion = context.browser()?.version() ?? null;
+  if (config.scenario === "instances") await instances();
+  else await singleServer();
   delete result.current;
   await finish(0);
 } catch (error) {

@@ -7,9 +7,16 @@
  * shows in both with the sender's uid; `<img src=x onerror=alert(1)>` shows as text (no img
  * element, no dialog), also through the history a third page gets; a page whose socket drops
  * reconnects with a new uid and the same history; closing a page updates the other's list; the
- * echo page round-trips a message. A screenshot of the chat goes to tests/artifacts/.
+ * echo page round-trips a message. A screenshot of the chat goes to tests/artifacts/. The chat
+ * page against a scripted socket (no server): history above what arrived live, no message twice
+ * (by id), an older member list ignored, `since` on reconnect.
  *
- * Without /usr/bin/chromium the test fails when CI=true and is skipped (saying why) otherwise.
+ * Across instances: a Deno and a Bun chat process with REDIS_URL on one redis-server, a page on
+ * each: each sees the other's message and both users; a page away while the other spoke gets
+ * that message when it reconnects, and nothing twice.
+ *
+ * Without /usr/bin/chromium the tests fail when CI=true and are skipped (saying why) otherwise;
+ * without redis-server the one across instances is skipped, saying why.
  */
 
 import { after, describe, test } from "node:test";
@@ -18,7 +25,16 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { BIN, killChildren, ROOT, startChild, startExample } from "../helpers/example_process.ts";
+import {
+  BIN,
+  type Child,
+  exampleCommand,
+  killChildren,
+  ROOT,
+  startChild,
+  startExample,
+} from "../helpers/example_process.ts";
+import { HAVE_REDIS, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 
 /** Debian's Chromium; EDGEWS_CHROMIUM overrides it (to check what happens when it is missing). */
@@ -56,6 +72,25 @@ interface DriverResult {
   countAfterClose: string;
   echo: Array<{ kind: string; text: string }>;
   echoImgCount: number;
+  rulesMessages: Shown[];
+  rulesUsers: string[];
+  rulesReconnectUrl: string;
+  rulesMessagesAfterReconnect: Shown[];
+}
+
+interface InstancesResult {
+  error?: string;
+  current?: string;
+  steps: string[];
+  dialogs: unknown[];
+  consoleErrors: string[];
+  browserVersion: string | null;
+  uidA: string;
+  uidB: string;
+  uidAReconnected: string;
+  usersAfterJoin: { a: string[]; b: string[] };
+  afterHello: { a: Shown[]; b: Shown[] };
+  afterAway: { a: Shown[]; b: Shown[] };
 }
 
 /**
@@ -83,6 +118,36 @@ function killBrowser(userDataDir: string): void {
 
 const sorted = (list: string[]) => [...list].sort();
 
+/**
+ * Runs the driver with `config` (plus the browser and profile); returns its parsed result once
+ * it exited, after checking it reported no error. `context` is added to failure messages.
+ */
+async function runDriver<R extends { error?: string; current?: string }>(
+  config: Record<string, unknown>,
+  userDataDir: string,
+  context: () => string,
+): Promise<R> {
+  const driver = startChild(BIN.node, [
+    "tests/browser/driver.mjs",
+    JSON.stringify({
+      ...config,
+      executablePath: CHROMIUM,
+      userDataDir,
+      deadlineMs: DRIVER_DEADLINE,
+    }),
+  ], DRIVER_DEADLINE + 20_000);
+  const exit = await driver.exited;
+  killBrowser(userDataDir);
+  const line = driver.stdout().split("\n").find((l) => l.startsWith("RESULT "));
+  const details = `driver exit ${JSON.stringify(exit)}\nstdout:\n${driver.stdout()}\n` +
+    `stderr:\n${driver.stderr()}\n${context()}`;
+  assert.ok(line !== undefined, `the driver printed no result; ${details}`);
+  const r: R = JSON.parse(line.slice("RESULT ".length));
+  assert.equal(r.error, undefined, `step "${r.current}" failed; ${details}`);
+  assert.deepEqual(exit, { code: 0, signal: null }, details);
+  return r;
+}
+
 describe("the examples in headless Chromium", () => {
   const available = existsSync(CHROMIUM);
   if (!available && process.env.CI !== "true") {
@@ -90,6 +155,7 @@ describe("the examples in headless Chromium", () => {
       "(with CI=true this is a failure)";
     console.warn(`SKIPPED: ${reason}`); // Deno's runner does not print a skip reason
     test("chat and echo pages", { skip: reason }, () => {});
+    test("the chat across two instances", { skip: reason }, () => {});
     return;
   }
 
@@ -115,26 +181,15 @@ describe("the examples in headless Chromium", () => {
       const screenshot = join(ROOT, `tests/artifacts/chat-${RUNTIME}.png`);
       rmSync(screenshot, { force: true });
 
-      const driver = startChild(BIN.node, [
-        "tests/browser/driver.mjs",
-        JSON.stringify({
+      const r = await runDriver<DriverResult>(
+        {
           chatUrl: `http://127.0.0.1:${chat.port}/`,
           echoUrl: `http://127.0.0.1:${echo.port}/`,
-          executablePath: CHROMIUM,
-          userDataDir,
           screenshot,
-          deadlineMs: DRIVER_DEADLINE,
-        }),
-      ], DRIVER_DEADLINE + 20_000);
-      const exit = await driver.exited;
-      killBrowser(userDataDir);
-      const line = driver.stdout().split("\n").find((l) => l.startsWith("RESULT "));
-      const context = `driver exit ${JSON.stringify(exit)}\nstdout:\n${driver.stdout()}\n` +
-        `stderr:\n${driver.stderr()}\nchat server stderr:\n${chat.child.stderr()}`;
-      assert.ok(line !== undefined, `the driver printed no result; ${context}`);
-      const r: DriverResult = JSON.parse(line.slice("RESULT ".length));
-      assert.equal(r.error, undefined, `step "${r.current}" failed; ${context}`);
-      assert.deepEqual(exit, { code: 0, signal: null }, context);
+        },
+        userDataDir,
+        () => `chat server stderr:\n${chat.child.stderr()}`,
+      );
       console.log(`Chromium ${r.browserVersion}; steps: ${r.steps.join("; ")}`);
 
       // Two pages, two uids, each in both connected lists.
@@ -181,11 +236,86 @@ describe("the examples in headless Chromium", () => {
       ]);
       assert.equal(r.echoImgCount, 0);
 
+      // The page against a scripted socket: the history went above the message that arrived
+      // live before it, every id shows once, a message without an id shows; the older lists
+      // were ignored. Reconnecting, it asked for what is after the newest id it showed, kept
+      // what it showed, and took the new connection's list although its version is lower.
+      const shown = (uid: string, text: string) => ({ uid, text });
+      const rules = [
+        shown("other", "older"),
+        shown("me-1", "old"),
+        shown("other", "live, then in the history"),
+        shown("other", "live after the history"),
+        shown("other", "not kept (no id)"),
+      ];
+      assert.deepEqual(r.rulesMessages, rules);
+      assert.deepEqual(r.rulesUsers, ["me-1", "other", "third"]);
+      assert.equal(new URL(r.rulesReconnectUrl).search, "?since=100-1");
+      assert.deepEqual(r.rulesMessagesAfterReconnect, [...rules, shown("other", "while away")]);
+
       // Both examples shut down gracefully on Ctrl-C.
       for (const { child } of [chat, echo]) {
         child.signal("SIGINT");
         assert.deepEqual(await child.exited, { code: 0, signal: null }, child.stderr());
       }
+    },
+  );
+
+  if (!HAVE_REDIS) console.warn(`SKIPPED (the chat across instances): ${NO_REDIS_REASON}`);
+  test(
+    `the chat across two instances (Deno and Bun, REDIS_URL), tests on ${RUNTIME}`,
+    { timeout: DRIVER_DEADLINE + 60_000, skip: HAVE_REDIS ? false : NO_REDIS_REASON },
+    async () => {
+      assert.ok(available, `${CHROMIUM} is missing, and CI=true requires the browser tests to run`);
+      const redis = await startRedis({ deadlineMs: DRIVER_DEADLINE + 50_000 });
+      const instances: Child[] = [];
+      const urls: string[] = [];
+      for (const runtime of ["deno", "bun"] as const) {
+        const [command, args] = exampleCommand("examples/chat/server.ts", runtime);
+        const child = startChild(command, args, DRIVER_DEADLINE + 40_000, {
+          PORT: "0",
+          REDIS_URL: redis.url,
+        });
+        instances.push(child);
+        const match = await child.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\//, 30_000);
+        urls.push(`http://127.0.0.1:${match[1]}/`);
+      }
+      const userDataDir = mkdtempSync(join(tmpdir(), "edgews-chromium-"));
+      userDataDirs.push(userDataDir);
+
+      const r = await runDriver<InstancesResult>(
+        { scenario: "instances", chatUrls: urls },
+        userDataDir,
+        () =>
+          instances.map((child, i) => `instance ${i + 1} stderr:\n${child.stderr()}`).join("\n"),
+      );
+      console.log(`Chromium ${r.browserVersion}; steps: ${r.steps.join("; ")}`);
+
+      // Each page on its own instance, both users in both lists.
+      assert.match(r.uidA, UUID);
+      assert.match(r.uidB, UUID);
+      assert.deepEqual(r.usersAfterJoin.a, [r.uidA, r.uidB]);
+      assert.deepEqual(r.usersAfterJoin.b, [r.uidA, r.uidB]);
+
+      // Each sees the other's message, once, in the order they were said.
+      const fromA = { uid: r.uidA, text: "hello from the first instance" };
+      const fromB = { uid: r.uidB, text: "hello from the second instance" };
+      assert.deepEqual(r.afterHello.a, [fromA, fromB]);
+      assert.deepEqual(r.afterHello.b, [fromA, fromB]);
+
+      // a was away while b spoke: back (with a new uid), it shows what it missed, and nothing
+      // twice.
+      const away = { uid: r.uidB, text: "while a was away" };
+      assert.notEqual(r.uidAReconnected, r.uidA);
+      assert.deepEqual(r.afterAway.a, [fromA, fromB, away]);
+      assert.deepEqual(r.afterAway.b, [fromA, fromB, away]);
+      assert.deepEqual(r.dialogs, []);
+
+      for (const child of instances) {
+        child.signal("SIGTERM");
+        assert.deepEqual(await child.exited, { code: 0, signal: null }, child.stderr());
+      }
+      await redis.stop();
     },
   );
 });

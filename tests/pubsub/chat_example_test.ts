@@ -1,10 +1,12 @@
 /**
- * The chat example's server (examples/chat/server.ts), in-process on the test's runtime: the
- * `chat` subprotocol negotiation and refusals, the welcome → history → presence sequence,
- * messages with the server's uid (a client cannot choose its own), input validation, the bounded
- * history, and the closes for binary, repeated invalid and oversized input. The clients are the
+ * The chat example's server (examples/chat/server.ts), in-process on the test's runtime, with its
+ * in-memory store: the `chat` subprotocol negotiation and refusals, the welcome → history →
+ * presence sequence (presence versions increasing), messages with the server's uid (a client
+ * cannot choose its own) and increasing ids, input validation, the bounded history and `since`,
+ * and the closes for binary, repeated invalid and oversized input. The clients are the
  * runtime's own WebSocket, and raw sockets where the HTTP answer matters. The page itself is
- * tested in a browser in tests/browser/.
+ * tested in a browser in tests/browser/; the chat across instances (Redis) in
+ * tests/scaleout/chat_test.ts.
  */
 
 import { after, describe, test } from "node:test";
@@ -23,6 +25,14 @@ import { StreamClient, waitUntil } from "./_stream_client.ts";
 
 const STEP = 20_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const ID = /^\d+-\d+$/;
+
+/** Whether message id `a` (`<ms>-<seq>`) comes after `b`. */
+function isAfter(a: string, b: string): boolean {
+  const [aMs, aSeq] = a.split("-").map(Number);
+  const [bMs, bSeq] = b.split("-").map(Number);
+  return aMs > bMs || (aMs === bMs && aSeq > bSeq);
+}
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -39,8 +49,10 @@ interface ChatClient {
 async function join(
   port: number,
   protocols: string[] = ["chat", "superchat"],
+  since?: string,
 ): Promise<ChatClient> {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/chat`, protocols);
+  const query = since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/chat${query}`, protocols);
   const received: Json[] = [];
   socket.onmessage = (event) => received.push(JSON.parse(event.data));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
@@ -82,8 +94,8 @@ describe("examples/chat/server.ts", () => {
     servers.push(server);
     return server;
   };
-  const joinTracked = async (port: number) => {
-    const client = await join(port);
+  const joinTracked = async (port: number, since?: string) => {
+    const client = await join(port, undefined, since);
     sockets.push(client.socket);
     return client;
   };
@@ -134,21 +146,21 @@ describe("examples/chat/server.ts", () => {
       const a = await joinTracked(port);
       await a.waitFor(3, "a's history and presence");
       assert.match(a.uid, UUID);
+      const version = a.received[2].version;
+      assert.ok(Number.isSafeInteger(version), `presence version ${version}`);
       assert.deepEqual(a.received.slice(), [
         { type: "welcome", uid: a.uid },
         { type: "history", messages: [] },
-        { type: "presence", users: [a.uid], joined: a.uid },
+        { type: "presence", users: [a.uid], joined: a.uid, version },
       ]);
 
       const b = await joinTracked(port);
       await b.waitFor(3, "b's history and presence");
       await a.waitFor(4, "a to hear of b");
       assert.notEqual(b.uid, a.uid);
-      assert.deepEqual(b.received.slice(1), [
-        { type: "history", messages: [] },
-        { type: "presence", users: [a.uid, b.uid], joined: b.uid },
-      ]);
-      assert.deepEqual(a.received[3], { type: "presence", users: [a.uid, b.uid], joined: b.uid });
+      const both = { type: "presence", users: [a.uid, b.uid], joined: b.uid, version: version + 1 };
+      assert.deepEqual(b.received.slice(1), [{ type: "history", messages: [] }, both]);
+      assert.deepEqual(a.received[3], both);
 
       // A client-chosen uid is ignored: the sender is the connection.
       a.socket.send(JSON.stringify({ uid: b.uid, message: "hi <b>there</b>" }));
@@ -160,6 +172,7 @@ describe("examples/chat/server.ts", () => {
       assert.equal(hi.uid, a.uid);
       assert.equal(hi.message, "hi <b>there</b>");
       assert.equal(new Date(hi.time).toISOString(), hi.time);
+      assert.match(hi.id, ID);
 
       // Invalid input: an error to the sender, nothing to anyone else, the connection stays.
       const invalid = [
@@ -180,6 +193,7 @@ describe("examples/chat/server.ts", () => {
       const longest = b.received.at(-1);
       assert.equal(longest.uid, b.uid);
       assert.equal(longest.message.length, MAX_MESSAGE_LENGTH);
+      assert.ok(isAfter(longest.id, hi.id), `${longest.id} after ${hi.id}`);
       await a.waitFor(6, "a's copy of the longest message");
       assert.equal(a.received.length, 6, "a saw none of b's errors");
       assert.deepEqual(a.received[5], longest);
@@ -188,7 +202,12 @@ describe("examples/chat/server.ts", () => {
       b.socket.close(1000);
       await b.closed;
       await a.waitFor(7, "a to hear b left");
-      assert.deepEqual(a.received[6], { type: "presence", users: [a.uid], left: b.uid });
+      assert.deepEqual(a.received[6], {
+        type: "presence",
+        users: [a.uid],
+        left: b.uid,
+        version: version + 2,
+      });
     },
   );
 
@@ -214,8 +233,39 @@ describe("examples/chat/server.ts", () => {
         history.messages,
         a.received.slice(3 + 5, 3 + total).map(({ type: _, ...m }: Json) => m),
       );
+      // Ids increase strictly, even for messages within the same millisecond.
+      const ids = a.received.slice(3, 3 + total).map((m: Json) => m.id);
+      assert.ok(ids.every((id: string) => ID.test(id)), "every message has an id");
+      for (let i = 1; i < ids.length; i++) {
+        assert.ok(isAfter(ids[i], ids[i - 1]), `${ids[i]} after ${ids[i - 1]}`);
+      }
     },
   );
+
+  test("since: only the messages after the given id", { timeout: STEP }, async () => {
+    const { port } = start();
+    const a = await joinTracked(port);
+    for (let i = 0; i < 5; i++) a.socket.send(JSON.stringify({ message: `s${i}` }));
+    await a.waitFor(3 + 5, "a's own messages");
+    const sent = a.received.slice(3).map(({ type: _, ...m }: Json) => m);
+    const historySince = async (since: string) => {
+      const client = await joinTracked(port, since);
+      await client.waitFor(2, `the history since ${since}`);
+      assert.equal(client.received[1].type, "history");
+      return client.received[1].messages;
+    };
+    assert.deepEqual(await historySince(sent[1].id), sent.slice(2));
+    assert.deepEqual(await historySince(sent[4].id), []);
+    assert.deepEqual(await historySince("0-0"), sent);
+
+    // Anything but an id is refused at the handshake.
+    for (const since of ["abc", "1-", "-1", "1-2-3", "1.5-0", "1234567890123456-0"]) {
+      const { status } = await upgradeStatus(port, `/chat?since=${encodeURIComponent(since)}`, {
+        "Sec-WebSocket-Protocol": "chat",
+      });
+      assert.equal(status, 400, `since=${since}`);
+    }
+  });
 
   test("binary, too many invalid and oversized messages close the connection", {
     timeout: STEP,

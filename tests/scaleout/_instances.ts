@@ -159,8 +159,10 @@ export async function connectClient(
           check();
         }),
         timeout,
-        `${id}: ${what} (received ${received.length})`,
-      );
+        `${id}: ${what}`,
+      ).catch((error) => {
+        throw new Error(`${error.message} (received ${received.length} by then)`);
+      });
     },
     closed,
   };

@@ -59,6 +59,12 @@ describe("backplane envelope", () => {
     ["wrong marker", envelope(OTHER, serverFrame(OP.text, "x"), 0xee)],
     ["unknown version", envelope(OTHER, serverFrame(OP.text, "x"), 0xed, 2)],
     ["a masked frame", envelope(OTHER, clientFrame(OP.text, "x"))],
+    // 248 bytes with a 16-bit length and a mask: 256 bytes in all, what the second header byte
+    // (0xfe) would claim if the mask bit were taken for part of a 7-bit length.
+    [
+      "a masked frame whose size fits its misread length",
+      envelope(OTHER, clientFrame(OP.binary, new Uint8Array(248))),
+    ],
     ["a ping", envelope(OTHER, serverFrame(OP.ping, "x"))],
     ["a close frame", envelope(OTHER, serverFrame(OP.close, [3, 232]))],
     ["a continuation", envelope(OTHER, serverFrame(OP.cont, "x"))],

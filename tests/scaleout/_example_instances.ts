@@ -1,0 +1,46 @@
+/**
+ * The broadcast and chat examples as instances of one application: each a child process started
+ * the way the README says (`deno run --allow-net --allow-env …` or `bun run …`) with PORT=0 and
+ * REDIS_URL, so that they share a test's own redis-server. Tracked children: `killChildren`
+ * (from `after`) stops them.
+ * @module
+ */
+
+import { type Child, exampleCommand, startChild } from "../helpers/example_process.ts";
+
+/** One running example process. */
+export interface Instance {
+  child: Child;
+  runtime: "deno" | "bun";
+  port: number;
+}
+
+/**
+ * Starts `script` on `runtime` with REDIS_URL=`redisUrl` and waits for the line naming its URL.
+ * The process is SIGKILLed after `deadlineMs` at the latest.
+ */
+export async function startInstance(
+  script: string,
+  runtime: "deno" | "bun",
+  redisUrl: string,
+  deadlineMs: number,
+): Promise<Instance> {
+  const [command, args] = exampleCommand(script, runtime);
+  const child = startChild(command, args, deadlineMs, { PORT: "0", REDIS_URL: redisUrl });
+  try {
+    const match = await child.waitFor(/(?:ws|http):\/\/127\.0\.0\.1:(\d+)\//, 30_000);
+    return { child, runtime, port: Number(match[1]) };
+  } catch (error) {
+    child.signal("SIGKILL");
+    throw error;
+  }
+}
+
+/** Resolves once `condition()` holds, checking every 10 ms; rejects after `ms`, naming `what`. */
+export async function waitUntil(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
