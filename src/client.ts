@@ -11,7 +11,7 @@ import {
   WebSocketConnection,
   type WebSocketHandler,
 } from "./connection.ts";
-import { WebSocketHandshakeError } from "./errors.ts";
+import { DialFailure, WebSocketHandshakeError } from "./errors.ts";
 import { generateClientKey } from "./handshake/accept_key.ts";
 import { buildUpgradeRequest, checkUpgradeResponse } from "./handshake/client_handshake.ts";
 import {
@@ -23,16 +23,28 @@ import { listHasToken, parseResponseHead } from "./handshake/http_head.ts";
 import { concatBytes, readHead } from "./handshake/read_head.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
 import { type ChunkReader, openChunkReader } from "./chunk_reader.ts";
+import { checkConnectOptions } from "./options.ts";
 
-/** Options for {@link connect}. Limits and timers are the same as a server connection's. */
+/**
+ * Options for {@link connect}. Limits and timers are the same as a server connection's. They are
+ * checked before connecting, as `serve()`'s are: a bad one rejects with a `TypeError` or
+ * `RangeError` naming it.
+ */
 export interface ConnectOptions<T = undefined> extends ConnectionOptions {
   /** Subprotocols to offer, most preferred first. */
   protocols?: readonly string[];
   /** Extra request headers, e.g. `Origin`, `Authorization`, `Cookie`. */
   headers?: HeadersInit;
-  /** How long connecting plus the handshake may take, in ms. Defaults to 10 s. */
+  /**
+   * How long connecting plus the handshake may take, in ms; then `connect` rejects with a
+   * `WebSocketHandshakeError` that says which step did not finish. Defaults to 10 s.
+   */
   timeout?: number;
-  /** Aborts the connection attempt (not an open connection: use `close()` for that). */
+  /**
+   * Aborts the connection attempt (not an open connection: use `close()` for that). `connect`
+   * then rejects with the signal's reason, as `fetch` does: an `AbortError` `DOMException` unless
+   * the reason was given.
+   */
   signal?: AbortSignal;
   /** TLS settings for `wss://`: extra CA certificates, the name to verify. */
   tls?: ClientTlsOptions;
@@ -61,6 +73,7 @@ export async function connectWith<T = undefined>(
   url: string | URL,
   options: ConnectOptions<T> = {},
 ): Promise<WebSocketConnection<T>> {
+  checkConnectOptions(url, options);
   const target = parseWebSocketUrl(url);
   const key = generateClientKey();
   const protocols = options.protocols ?? [];
@@ -93,44 +106,75 @@ export async function connectWith<T = undefined>(
     rejectFailed(failure);
     drop();
   };
-  const timer = setTimeout(
-    () => abort(new WebSocketHandshakeError("timed out connecting")),
-    options.timeout ?? DEFAULT_TIMEOUT,
-  );
+  const port = Number(target.port || (target.protocol === "wss:" ? 443 : 80));
+  const address = `${target.hostname}:${port}`; // URL.hostname keeps IPv6's brackets
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  // Which step the timeout cuts short, so that its message says where the time went.
+  let step: "tcp" | "tls" | "websocket" = "tcp";
+  const timer = setTimeout(() => {
+    abort(
+      new WebSocketHandshakeError(
+        step === "tcp"
+          ? `timed out connecting to ${address}: no TCP connection within ${timeout} ms`
+          : step === "tls"
+          ? `connected to ${address}, but the TLS handshake did not complete within ${timeout} ms`
+          : `connected to ${address}, but the server did not complete the WebSocket handshake ` +
+            `within ${timeout} ms`,
+      ),
+    );
+  }, timeout);
+  // The abort reason as is (an AbortError DOMException unless the caller gave one), as fetch does.
   const onAbort = () => abort(signal?.reason ?? new DOMException("aborted", "AbortError"));
   signal?.addEventListener("abort", onAbort, { once: true });
 
   try {
+    const tls = target.protocol === "wss:";
     const dialing = dial({
       hostname: target.hostname.startsWith("[") ? target.hostname.slice(1, -1) : target.hostname,
-      port: Number(target.port || (target.protocol === "wss:" ? 443 : 80)),
-      tls: target.protocol === "wss:" ? options.tls ?? {} : undefined,
+      port,
+      tls: tls ? options.tls ?? {} : undefined,
+      onConnected: () => step = tls ? "tls" : "websocket",
     });
     transport = await Promise.race([dialing, failed]).catch((error) => {
       dialing.then(dropTransport, ignore); // a socket that connects after the deadline
-      // Deno and Bun word connection errors differently; the application sees one error type.
+      // The adapter has worded the reason the same on every runtime (a DialFailure); its cause
+      // is the runtime's own error.
+      const dialFailed = error instanceof DialFailure;
       throw failure ?? new WebSocketHandshakeError(
-        `could not connect to ${target.host}: ${error instanceof Error ? error.message : error}`,
+        `could not connect to ${target.href}: ${error instanceof Error ? error.message : error}`,
         undefined,
-        { cause: error },
+        { cause: dialFailed ? error.cause : error },
       );
     });
+    step = "websocket";
     reader = openChunkReader(transport.readable);
     writer = transport.writable.getWriter();
     if (failure !== null) throw failure;
     writer.write(request).catch(ignore);
 
+    let answeredWithTls = false;
     const received = await readHead(
       reader,
       options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
-      (bytes) => bytes.length < 5 || latin1Prefix(bytes, 5) === "HTTP/",
+      (bytes) => {
+        // A TLS record (an alert, say) in answer to plain HTTP: a wss:// server.
+        answeredWithTls = bytes.length >= 2 && (bytes[0] === 0x15 || bytes[0] === 0x16) &&
+          bytes[1] === 0x03;
+        return bytes.length < 5 || latin1Prefix(bytes, 5) === "HTTP/";
+      },
       { status: 0, message: "the server did not answer with HTTP" },
     );
     if (failure !== null) throw failure;
     if (received === null) {
       throw new WebSocketHandshakeError("the server closed the connection during the handshake");
     }
-    if ("status" in received) throw new WebSocketHandshakeError(received.message);
+    if ("status" in received) {
+      throw new WebSocketHandshakeError(
+        answeredWithTls
+          ? `the server at ${address} answered with TLS, not HTTP (is it wss:// rather than ws://?)`
+          : received.message,
+      );
+    }
     const response = parseResponseHead(received.head, MAX_HEADERS);
     if ("message" in response) {
       throw new WebSocketHandshakeError(`invalid response: ${response.message}`);
@@ -177,9 +221,20 @@ export async function connectWith<T = undefined>(
   }
 }
 
-/** Checks and normalizes a WebSocket URL: ws: or wss: (http: and https: are mapped), no fragment. */
+/**
+ * Checks and normalizes a WebSocket URL: ws: or wss: (http: and https: are mapped, as browsers
+ * do), no fragment. A malformed URL is a SyntaxError, as for `new WebSocket(url)`.
+ */
 function parseWebSocketUrl(input: string | URL): URL {
-  const url = new URL(input);
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch (error) {
+    // The runtimes word this differently ("Invalid URL: 'x'", "Invalid URL").
+    throw new SyntaxError(`connect(): ${JSON.stringify(String(input))} is not a valid URL`, {
+      cause: error,
+    });
+  }
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {

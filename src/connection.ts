@@ -69,7 +69,9 @@ export interface WebSocketHandler<T = undefined> {
   open?(ws: WebSocketConnection<T>): void | Promise<void>;
   /**
    * A message arrived. Without this callback, messages are queued for
-   * `for await (const message of ws)` instead (the pull-style API).
+   * `for await (const message of ws)` instead (the pull-style API). On a server, something must
+   * then read each connection (in `open`, say): one that nothing reads is reported once on the
+   * console (see `ServeOptions.websocket`).
    */
   message?(ws: WebSocketConnection<T>, message: Message): void | Promise<void>;
   /** The send buffer has emptied after `send` returned `"backpressure"`. */
@@ -183,6 +185,8 @@ export interface ConnectionInit<T> {
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** Server handlers whose unread messages have been reported: once per server is enough. */
+const warnedUnread = new WeakSet<object>();
 /** Frames up to this size are copied into the shared batch; larger ones get their own write. */
 const BATCH_FRAME_LIMIT = 64 * 1024;
 /** With permessage-deflate, reading pauses while this many compressed bytes await inflating. */
@@ -253,6 +257,8 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   #messages: ReadableStream<Message> | null = null;
   #messageController: ReadableStreamDefaultController<Message> | null = null;
   #resumeReading: (() => void) | null = null;
+  /** Whether to look for messages that nothing will read (see #checkUnread). */
+  #watchUnread = false;
 
   /** @internal Created by the server or the client once the handshake has succeeded. */
   constructor(init: ConnectionInit<T>) {
@@ -284,7 +290,11 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       maxFragments: init.options.maxFragments,
       perMessageDeflate: init.deflate ? true : false,
     });
-    if (init.handler.message === undefined) this.#createMessageStream();
+    if (init.handler.message === undefined) {
+      this.#createMessageStream();
+      // Only a server's connections: a client's caller holds the connection and reads it later.
+      this.#watchUnread = init.role === "server" && !warnedUnread.has(init.handler);
+    }
   }
 
   /** The WHATWG ready state: 1 open, 2 closing, 3 closed. */
@@ -555,7 +565,11 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
 
   #onMessage(message: Message): void {
     if (this.#state !== ReadyState.Open) return; // data after our close frame is discarded
-    if (this.#messageController !== null) return this.#messageController.enqueue(message);
+    if (this.#messageController !== null) {
+      this.#messageController.enqueue(message);
+      if (this.#watchUnread) this.#checkUnread();
+      return;
+    }
     // The hot path: called directly rather than through #call, which allocates for its arguments.
     const handler = this.#handler;
     try {
@@ -564,6 +578,36 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     } catch (error) {
       this.#onApplicationError(error);
     }
+  }
+
+  /**
+   * A server whose handler has no `message` callback leaves messages to be pulled with
+   * `for await`, which is fine as long as something pulls. Without an `open` callback nothing can
+   * (short of polling `connections()`), and a connection whose queue fills before anything has
+   * started reading it is stuck: either way the peer just waits for an answer, so say so, once
+   * per server (per handler object). Runs only in the pull path, until someone reads.
+   */
+  #checkUnread(): void {
+    const handler = this.#handler;
+    if (this.#messages!.locked || warnedUnread.has(handler)) {
+      this.#watchUnread = false; // something reads this connection, or it has been said
+      return;
+    }
+    const hasOpen = handler.open !== undefined;
+    if (hasOpen && !this.#messageQueueIsFull()) return;
+    this.#watchUnread = false;
+    warnedUnread.add(handler);
+    const { hostname, port } = this.remoteAddress;
+    console.warn(
+      `edgews: messages from ${hostname}:${port} wait unread. The server's websocket handler ` +
+        "has no message callback, so messages wait for `for await (const message of ws)`, " +
+        (hasOpen
+          ? `but nothing has read this connection (${this.#options.messageQueueLength} ` +
+            "messages queued; reading from it has paused). "
+          : "and there is no open callback to do that in. ") +
+        "Give serve() websocket: { message(ws, message) {...} }, or iterate ws in open(ws). " +
+        "(Said once per server.)",
+    );
   }
 
   #messageQueueIsFull(): boolean {

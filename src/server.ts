@@ -42,6 +42,7 @@ import {
   resolveDeflateOptions,
 } from "./handshake/permessage_deflate.ts";
 import { type ChunkReader, openChunkReader } from "./chunk_reader.ts";
+import { checkServeOptions } from "./options.ts";
 
 /** What the `upgrade` hook learns besides the request. */
 export interface UpgradeInfo {
@@ -73,7 +74,11 @@ export interface RequestInfo {
   remoteAddress: NetAddress;
 }
 
-/** Options for {@link serve}. Limits and timers apply per connection. */
+/**
+ * Options for {@link serve}. Limits and timers apply per connection. Every option is checked when
+ * the server is created: a value of the wrong type or an unknown (say, misspelt) option throws a
+ * `TypeError`, a number out of range a `RangeError`, each naming the option and the value.
+ */
 export interface ServeOptions<T = undefined> extends ConnectionOptions {
   /** The interface to listen on. Defaults to "0.0.0.0", as Deno and Bun do. */
   hostname?: string;
@@ -105,7 +110,15 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
    * Without it they get 426. Each such connection closes after its response.
    */
   fetch?(request: Request, info: RequestInfo): Response | Promise<Response>;
-  /** The WebSocket callbacks. */
+  /**
+   * The WebSocket callbacks. All are optional, and so is the handler: without a `message`
+   * callback each connection's messages wait to be pulled with `for await (const message of ws)`
+   * (in `open`, typically), and a server that only sends (broadcasts, `publish`) needs no
+   * callbacks at all. Messages that nothing reads are a mistake, though: the client waits for an
+   * answer that never comes. So when a message arrives and there is neither a `message` nor an
+   * `open` callback, or a connection's `messageQueueLength` messages wait and nothing has ever
+   * read it, the server says so once on the console (`console.warn`).
+   */
   websocket?: WebSocketHandler<T>;
   /** Largest request head (request line and headers), in bytes; over it is a 431. */
   maxHeaderBytes?: number;
@@ -178,6 +191,8 @@ export class WebSocketServer<T = undefined> {
 
   /** @internal Use `serve()`, which picks the adapter for the current runtime. */
   constructor(listen: ListenFunction, options: ServeOptions<T>) {
+    // Once, here: a bad option is an exception now rather than a failure on every connection.
+    checkServeOptions(options);
     this.#options = options;
     this.#connectionOptions = resolveConnectionOptions(options);
     this.#deflateOptions = resolveDeflateOptions(options.perMessageDeflate);

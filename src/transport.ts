@@ -86,7 +86,15 @@ export interface DialOptions {
   port: number;
   /** Connect with TLS. */
   tls?: ClientTlsOptions;
+  /**
+   * Called once the TCP connection is established (before TLS, if any), so that a timeout can
+   * say which step did not finish.
+   */
+  onConnected?: () => void;
 }
 
-/** How an adapter opens an outgoing connection (TCP, then TLS when asked). */
+/**
+ * How an adapter opens an outgoing connection (TCP, then TLS when asked). It rejects with a
+ * `DialFailure` (from errors.ts) that words the reason the same way on every runtime.
+ */
 export type DialFunction = (options: DialOptions) => Promise<Transport>;

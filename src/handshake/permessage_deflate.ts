@@ -8,6 +8,7 @@
  */
 
 import { isToken } from "./http_head.ts";
+import { checkDeflateOptions } from "../options.ts";
 
 /** permessage-deflate settings, for `serve()` and `connect()` alike. */
 export interface PerMessageDeflateOptions {
@@ -71,10 +72,15 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
 
 const DEFAULTS = { level: 1, memLevel: 8, threshold: 1024 };
 
-/** Checks the options and fills in the defaults. Throws a RangeError for an invalid value. */
+/**
+ * Checks the options and fills in the defaults. Throws a RangeError for a value out of range, a
+ * TypeError for one of the wrong type or an unknown option.
+ */
 export function resolveDeflateOptions(
   options: boolean | PerMessageDeflateOptions | undefined,
 ): Required<PerMessageDeflateOptions> | null {
+  // The same rules as serve() and connect() (which have checked already, naming their option).
+  checkDeflateOptions(options);
   if (options === undefined || options === false) return null;
   const given = options === true ? {} : options;
   const resolved = {
@@ -86,18 +92,7 @@ export function resolveDeflateOptions(
     serverMaxWindowBits: given.serverMaxWindowBits ?? 15,
     clientMaxWindowBits: given.clientMaxWindowBits ?? 15,
   };
-  checkInteger("level", resolved.level, 0, 9);
-  checkInteger("memLevel", resolved.memLevel, 1, 9);
-  checkInteger("threshold", resolved.threshold, 0, Number.MAX_SAFE_INTEGER);
-  checkInteger("serverMaxWindowBits", resolved.serverMaxWindowBits, 9, 15);
-  checkInteger("clientMaxWindowBits", resolved.clientMaxWindowBits, 9, 15);
   return resolved;
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`perMessageDeflate.${name} must be an integer from ${min} to ${max}`);
-  }
 }
 
 // ------------------------------------------------------------------------------------ parsing

@@ -7,7 +7,10 @@
  */
 
 import process from "node:process";
+import { isIP } from "node:net";
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
+import { DialFailure } from "../errors.ts";
+import { dialReason, kindOfCode, listenError, type NetFailureKind } from "./net_errors.ts";
 
 /** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
 interface BunSocket {
@@ -127,19 +130,28 @@ export const listenBun: ListenFunction = (options, onAccept) => {
       `reusePort (SO_REUSEPORT) is supported on Linux only, not on ${process.platform}`,
     );
   }
-  const listener = bun().listen({
-    hostname: options.hostname,
-    port: options.port,
-    tls: options.tls === undefined ? undefined : { cert: options.tls.cert, key: options.tls.key },
-    reusePort,
-    socket: {
-      open(socket) {
-        socket.setNoDelay(true);
-        onAccept(bunTransport(socket, { hostname: options.hostname, port: listener.port }));
+  let listener: BunListener;
+  try {
+    listener = bun().listen({
+      hostname: options.hostname,
+      port: options.port,
+      tls: options.tls === undefined ? undefined : { cert: options.tls.cert, key: options.tls.key },
+      reusePort,
+      socket: {
+        open(socket) {
+          socket.setNoDelay(true);
+          onAccept(bunTransport(socket, { hostname: options.hostname, port: listener.port }));
+        },
+        ...streamHandlers,
       },
-      ...streamHandlers,
-    },
-  });
+    });
+  } catch (error) {
+    // Bun says only "Failed to listen at <host>": no port, and the reason only in `code`.
+    let kind = bunKind(error);
+    // A name that does not resolve is the one failure Bun gives no code for.
+    if (kind === undefined && !hasCode(error) && isIP(options.hostname) === 0) kind = "unresolved";
+    throw listenError(options.hostname, options.port, kind, error);
+  }
   let open = true;
   return {
     address: { hostname: listener.hostname, port: listener.port },
@@ -156,34 +168,79 @@ export const listenBun: ListenFunction = (options, onAccept) => {
 export const dialBun: DialFunction = (options) =>
   new Promise<Transport>((resolve, reject) => {
     const tls = options.tls;
+    const serverName = tls?.serverName ?? options.hostname;
+    let connected = false;
     const opened = (socket: BunSocket) => resolve(bunTransport(socket, { hostname: "", port: 0 }));
+    // Bun says "Failed to connect" for a refused connection: the reason is only in `code`.
+    const fail = (error: Error) => {
+      const where = {
+        hostname: options.hostname,
+        port: options.port,
+        tls: connected && tls !== undefined,
+        serverName,
+      };
+      reject(new DialFailure(dialReason(bunKind(error), error, where), error));
+    };
     bun().connect({
       hostname: options.hostname,
       port: options.port,
       tls: tls === undefined ? undefined : {
         ca: tls.caCerts,
-        serverName: tls.serverName ?? options.hostname,
+        serverName,
         rejectUnauthorized: true,
       },
       socket: {
         ...streamHandlers,
         open(socket) {
+          // With TLS too, `open` comes once TCP is up, before the TLS handshake.
+          connected = true;
+          options.onConnected?.();
           socket.setNoDelay(true);
           if (tls === undefined) opened(socket);
         },
         handshake(socket, success, authorizationError) {
           if (success && authorizationError === null) return opened(socket);
           // Reject first: terminating calls `close`, which would reject with a vaguer reason.
-          reject(authorizationError ?? new Error("TLS handshake failed"));
+          fail(authorizationError ?? new Error("TLS handshake failed"));
           socket.terminate();
         },
         close(socket, error) {
-          if (socket.data === undefined) reject(error ?? new Error("connection closed"));
+          if (socket.data === undefined) fail(error ?? new Error("the connection closed"));
           else streamHandlers.close(socket, error);
         },
       },
-    }).catch(reject);
+    }).catch(fail);
   });
+
+/** Certificate verification codes (OpenSSL's, as Node spells them) that mean "not trusted". */
+const UNTRUSTED_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+]);
+
+/**
+ * Sorts a Bun error into a {@link NetFailureKind}: by its `code`, which Bun sets where its
+ * messages say little; TLS errors by BoringSSL's reason (`WRONG_VERSION_NUMBER` is what a plain
+ * HTTP answer to a ClientHello gives).
+ */
+function bunKind(error: unknown): NetFailureKind | undefined {
+  const byCode = kindOfCode(error);
+  if (byCode !== undefined) return byCode;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && UNTRUSTED_CODES.has(code)) return "untrusted";
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-name";
+  const message = error instanceof Error ? error.message : "";
+  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|PACKET_LENGTH_TOO_LONG/i.test(message)) return "not-tls";
+  if (/disconnected before secure TLS|connection closed/i.test(message)) return "tls-closed";
+  return undefined;
+}
+
+function hasCode(error: unknown): boolean {
+  return typeof (error as { code?: unknown } | null)?.code === "string";
+}
 
 /** Wraps a Bun socket in a pair of Web Streams. */
 function bunTransport(socket: BunSocket, local: NetAddress): Transport {

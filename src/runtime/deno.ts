@@ -5,6 +5,8 @@
  */
 
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
+import { DialFailure } from "../errors.ts";
+import { dialReason, kindOfCode, listenError, type NetFailureKind } from "./net_errors.ts";
 
 /**
  * Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is given. `reusePort` needs
@@ -13,15 +15,21 @@ import type { DialFunction, ListenFunction, NetAddress, Transport } from "../tra
 export const listenDeno: ListenFunction = (options, onAccept) => {
   const reusePort = options.reusePort === true;
   if (reusePort) checkReusePort();
-  const listener = options.tls === undefined
-    ? Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp", reusePort })
-    : Deno.listenTls({
-      hostname: options.hostname,
-      port: options.port,
-      cert: options.tls.cert,
-      key: options.tls.key,
-      reusePort,
-    });
+  let listener: Deno.Listener;
+  try {
+    listener = options.tls === undefined
+      ? Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp", reusePort })
+      : Deno.listenTls({
+        hostname: options.hostname,
+        port: options.port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        reusePort,
+      });
+  } catch (error) {
+    // Deno names neither the address nor, for a name lookup, the kind of failure.
+    throw listenError(options.hostname, options.port, denoKind(error), error);
+  }
   let open = true;
   (async () => {
     while (open) {
@@ -71,11 +79,23 @@ function checkReusePort(): void {
  * sent as SNI) differ from the address dialled.
  */
 export const dialDeno: DialFunction = async (options) => {
-  const tcp = await Deno.connect({ hostname: options.hostname, port: options.port });
+  const where = {
+    hostname: options.hostname,
+    port: options.port,
+    tls: false,
+    serverName: options.tls?.serverName ?? options.hostname,
+  };
+  let tcp: Deno.TcpConn;
+  try {
+    tcp = await Deno.connect({ hostname: options.hostname, port: options.port });
+  } catch (error) {
+    throw new DialFailure(dialReason(denoKind(error), error, where), error);
+  }
+  options.onConnected?.();
   if (options.tls === undefined) return denoTransport(tcp);
   try {
     const tls = await Deno.startTls(tcp, {
-      hostname: options.tls.serverName ?? options.hostname,
+      hostname: where.serverName,
       caCerts: options.tls.caCerts,
     });
     // Finish the TLS handshake here, so a certificate error fails the dial, not the first read.
@@ -87,9 +107,27 @@ export const dialDeno: DialFunction = async (options) => {
     } catch {
       // startTls consumed it already.
     }
-    throw error;
+    throw new DialFailure(dialReason(denoKind(error), error, { ...where, tls: true }), error);
   }
 };
+
+/**
+ * Sorts a Deno error into a {@link NetFailureKind}. OS errors carry a `code`; a failed name
+ * lookup and rustls's TLS errors carry only a message, so those are recognised by their text
+ * (rustls's error names: `InvalidContentType` is what a plain-HTTP answer to a ClientHello gives).
+ */
+function denoKind(error: unknown): NetFailureKind | undefined {
+  if (error instanceof Deno.errors.NotCapable) return "no-net-permission";
+  const byCode = kindOfCode(error);
+  if (byCode !== undefined) return byCode;
+  if (error instanceof Deno.errors.UnexpectedEof) return "tls-closed";
+  const message = error instanceof Error ? error.message : "";
+  if (/failed to lookup address|name or service not known/i.test(message)) return "unresolved";
+  if (/InvalidContentType|corrupt message|WrongVersion/i.test(message)) return "not-tls";
+  if (/not valid for name|NotValidForName/i.test(message)) return "wrong-name";
+  if (/UnknownIssuer|BadSignature|UnknownCA|self[- ]signed/i.test(message)) return "untrusted";
+  return undefined;
+}
 
 /** Wraps a Deno connection (TCP or TLS). */
 export function denoTransport(conn: Deno.Conn): Transport {

@@ -76,7 +76,12 @@ describe("our client → our TLS server (in-process)", () => {
   test("without the CA: WebSocketHandshakeError", async () => {
     const error = await within(connect(`wss://127.0.0.1:${port}/`).catch((e) => e), "connect");
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
-    assert.match(error.message, /could not connect/);
+    assert.equal(
+      error.message,
+      `could not connect to wss://127.0.0.1:${port}/: the TLS handshake failed: the server's ` +
+        "certificate is not trusted (for a private CA, pass tls: { caCerts })",
+    );
+    assert.ok(error.cause instanceof Error, "the runtime's error is the cause");
     assert.equal(error.status, undefined);
   });
 
@@ -88,6 +93,11 @@ describe("our client → our TLS server (in-process)", () => {
       "connect",
     );
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
+    assert.equal(
+      error.message,
+      `could not connect to wss://127.0.0.1:${port}/: the TLS handshake failed: the server's ` +
+        "certificate is not valid for example.com",
+    );
   });
 
   test("plain ws:// to the TLS port: WebSocketHandshakeError, no hang", async () => {
