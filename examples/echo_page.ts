@@ -1,6 +1,8 @@
 /**
  * The echo example's page: a text box, Send and Close buttons, and the list of messages. Kept in
- * a module (not an .html file) so the example needs no file-read permission.
+ * a module (not an .html file) so the example needs no file-read permission. It sets the
+ * viewport's width to the device's (readable on a phone), and its icon is an empty `data:` URL,
+ * so the browser asks for no `/favicon.ico`.
  * @module
  */
 
@@ -9,14 +11,19 @@ export const ECHO_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>edgews echo</title>
 <style>
   body { font: 16px system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
   form { display: flex; gap: .5rem; }
-  input { flex: 1; padding: .4rem; }
+  input, button { font: inherit; }
+  input { flex: 1; min-width: 0; padding: .4rem; }
+  button { padding: .4rem .8rem; }
   #status { color: #555; }
   #messages { list-style: none; padding: 0; }
-  #messages li { padding: .25rem 0; border-bottom: 1px solid #eee; white-space: pre-wrap; }
+  #messages li { padding: .25rem 0; border-bottom: 1px solid #eee; white-space: pre-wrap;
+    overflow-wrap: anywhere; }
   #messages li.sent { color: #555; }
 </style>
 </head>

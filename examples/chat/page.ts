@@ -13,6 +13,11 @@
  * connection, and skips every message whose id it already shows. Of two member lists, it keeps
  * the one with the higher `version` (two instances may publish at once, and the older list may
  * arrive last).
+ *
+ * The page is the window's height and does not scroll itself: the message list does, following
+ * new messages unless the user scrolled up to read, so the status and the text box stay in view.
+ * Under 40rem (a phone) the member list becomes a compact line above the messages. The icon is
+ * an empty `data:` URL, so the browser asks for no `/favicon.ico`.
  * @module
  */
 
@@ -21,23 +26,47 @@ export const CHAT_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content">
+<link rel="icon" href="data:,">
 <title>edgews chat</title>
 <style>
-  body { font: 16px system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem; }
-  main { display: flex; gap: 1.5rem; align-items: flex-start; }
-  section { flex: 1; min-width: 0; }
-  aside { width: 14rem; }
-  form { display: flex; gap: .5rem; }
-  input { flex: 1; padding: .4rem; }
-  #status { color: #555; }
-  #messages { list-style: none; padding: 0; }
+  /* The page is exactly the window's height and does not scroll: the message list does (and a
+     long member list), so the title, the status and the text box stay in view. */
+  body { font: 16px system-ui, sans-serif; max-width: 48rem; margin: 0 auto; padding: 1rem 1rem 0;
+    box-sizing: border-box; height: 100vh; height: 100dvh; display: flex; flex-direction: column; }
+  h1 { margin: .5rem 0; }
+  #status { color: #555; margin: 0 0 1rem; }
+  main { flex: 1; min-height: 0; display: flex; gap: 1.5rem; }
+  section { flex: 1; min-width: 0; min-height: 0; display: flex; flex-direction: column; }
+  aside { width: 14rem; overflow-y: auto; }
+  aside h2 { margin-top: 0; }
+  form { display: flex; gap: .5rem; padding: .75rem 0 1rem; }
+  input, button { font: inherit; }
+  input { flex: 1; min-width: 0; padding: .4rem; }
+  button { padding: .4rem .8rem; }
+  #messages { flex: 1; min-height: 3rem; overflow-y: auto; list-style: none; padding: 0; margin: 0;
+    border: 1px solid #ddd; border-width: 1px 0; }
   #messages li { padding: .25rem 0; border-bottom: 1px solid #eee; white-space: pre-wrap;
     overflow-wrap: anywhere; }
+  #messages li:last-child { border-bottom: none; }
   #messages .uid, #users li { font-family: ui-monospace, monospace; font-size: .85em; color: #06c; }
   #messages .time { color: #888; font-size: .8em; margin-right: .5em; }
   #messages li.mine .uid, #users li.me { font-weight: bold; }
   #messages li.error { color: #b00; }
   #users { padding-left: 1.2rem; }
+  /* A phone: the member list becomes a compact line above the messages, which get the width. */
+  @media (max-width: 40rem) {
+    body { padding: .5rem .75rem 0; }
+    h1 { font-size: 1.25rem; margin: 0 0 .25rem; }
+    #status { font-size: .9rem; margin-bottom: .5rem; }
+    main { flex-direction: column; gap: .5rem; }
+    aside { order: -1; flex: none; width: auto; max-height: 3.2rem; display: flex; gap: .5rem;
+      align-items: baseline; }
+    aside h2 { font-size: .9rem; margin: 0; white-space: nowrap; }
+    #users { display: flex; flex-wrap: wrap; gap: 0 .75rem; list-style: none; padding: 0;
+      margin: 0; min-width: 0; }
+    form { padding: .5rem 0 .75rem; }
+  }
 </style>
 </head>
 <body>
@@ -45,11 +74,11 @@ export const CHAT_PAGE = `<!doctype html>
 <p id="status">connecting…</p>
 <main>
 <section>
+<ul id="messages"></ul>
 <form id="form">
   <input id="text" autocomplete="off" maxlength="2000" placeholder="Type a message" autofocus>
   <button id="send" type="submit" disabled>Send</button>
 </form>
-<ul id="messages"></ul>
 </section>
 <aside>
 <h2>Connected (<span id="count">0</span>)</h2>
@@ -78,6 +107,18 @@ export const CHAT_PAGE = `<!doctype html>
   let firstLive = null;
   /** The version of the member list shown, on the current connection. */
   let presenceVersion = -Infinity;
+  /** Whether the list follows new messages (stays scrolled to the bottom): unless the user
+   * scrolled up to read. Sending a message follows again. */
+  let following = true;
+
+  list.addEventListener("scroll", () => {
+    following = list.scrollHeight - list.scrollTop - list.clientHeight < 32;
+  });
+  function follow() {
+    if (following) list.scrollTop = list.scrollHeight;
+  }
+  // The list's height changes with the window's (a phone's keyboard, rotation): keep following.
+  new ResizeObserver(follow).observe(list);
 
   function short(uid) {
     return uid.slice(0, 8);
@@ -121,7 +162,7 @@ export const CHAT_PAGE = `<!doctype html>
       // Everything left is live now: history would go at the top.
       if (oldest === firstLive) firstLive = list.firstElementChild;
     }
-    item.scrollIntoView({ block: "nearest" });
+    follow();
     return item;
   }
 
@@ -130,6 +171,7 @@ export const CHAT_PAGE = `<!doctype html>
     item.className = "error";
     item.textContent = "server: " + error;
     list.append(item);
+    follow();
   }
 
   function showUsers(uids) {
@@ -170,6 +212,7 @@ export const CHAT_PAGE = `<!doctype html>
           for (const entry of data.messages) showMessage(entry, firstLive);
           break;
         case "message": {
+          if (data.uid === myUid) following = true; // what I said shows, even if I scrolled up
           const item = showMessage(data, null);
           if (firstLive === null && item !== undefined) firstLive = item;
           break;

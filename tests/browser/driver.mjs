@@ -3,23 +3,32 @@
  * examples, and prints what it saw as one JSON line (`RESULT {...}`) for the test to assert on.
  * Runs under Node, so the same test works under `deno test` and `bun test`:
  *
- *   node tests/browser/driver.mjs '{"chatUrl":…,"echoUrl":…,"userDataDir":…,"screenshot":…}'
+ *   node tests/browser/driver.mjs '{"chatUrl":…,"echoUrl":…,"userDataDir":…,"screenshot":…,
+ *     "phoneScreenshot":…}'
  *   node tests/browser/driver.mjs '{"scenario":"instances","chatUrls":[…, …],"userDataDir":…}'
  *
- * The first runs the single-server scenario (chat, the page's rules against a scripted socket,
- * echo); the second, two pages on two chat instances that share a Redis.
+ * The first runs the single-server scenario (chat, its layout with many messages and on a phone,
+ * the page's rules against a scripted socket, echo); the second, two pages on two chat instances
+ * that share a Redis. Both record every console error and uncaught exception of every page.
  *
  * Every wait is for a condition in the page, with a timeout; the whole run has a deadline after
  * which the browser is closed and the driver exits with status 2. Exit status 1: a scenario step
  * failed (the error is in the result).
  */
 
+import { writeFileSync } from "node:fs";
 import process from "node:process";
 import { launchChromium } from "../helpers/chromium.mjs";
 
 const config = JSON.parse(process.argv[2]);
 const STEP = config.stepTimeoutMs ?? 15_000;
 const XSS = "<img src=x onerror=alert(1)>";
+/** How many messages make the chat longer than any window. */
+const MANY = 50;
+/** A URL with 200 characters and no place to break: it must wrap anyway, on a phone too. */
+const LONG_WORD = `https://example.com/?q=${"x".repeat(200)}`;
+/** The `i`th of the many messages (the middle one a long word). */
+const manyMessage = (i) => i === MANY / 2 ? LONG_WORD : `message ${i} of ${MANY}`;
 
 const result = { steps: [], dialogs: [], consoleErrors: [] };
 let context = null;
@@ -78,16 +87,110 @@ function waitForUsers(page, uids) {
   );
 }
 
-/** Opens the chat page (of `url`); resolves with its uid once welcomed. */
-async function openChat(name, url = config.chatUrl) {
-  const page = await context.newPage();
+/**
+ * Records the page's dialogs, console errors (a failed request, such as a `/favicon.ico` that is
+ * not found, is one) and uncaught exceptions in the result, under `name`.
+ */
+function watch(page, name) {
   page.on("dialog", (dialog) => {
     result.dialogs.push({ page: name, type: dialog.type(), message: dialog.message() });
     dialog.dismiss().catch(() => {});
   });
   page.on("console", (message) => {
-    if (message.type() === "error") result.consoleErrors.push(`${name}: ${message.text()}`);
+    if (message.type() !== "error") return;
+    const { url } = message.location();
+    result.consoleErrors.push(`${name}: ${message.text()}${url ? ` (${url})` : ""}`);
   });
+  page.on("pageerror", (error) => result.consoleErrors.push(`${name}: uncaught ${error}`));
+  return page;
+}
+
+/**
+ * A new page that a phone's browser would show: 375×667 CSS px, twice as many device pixels, and
+ * mobile rules (the layout is 980 px wide unless the page's `<meta name="viewport">` says
+ * otherwise). Set through the DevTools protocol, as the profile's context cannot change its own
+ * options; returns the page and its session (for screenshots at that size).
+ */
+async function newPhonePage(name) {
+  const page = watch(await context.newPage(), name);
+  const session = await context.newCDPSession(page);
+  await session.send("Emulation.setDeviceMetricsOverride", {
+    width: 375,
+    height: 667,
+    deviceScaleFactor: 2,
+    mobile: true,
+  });
+  await session.send("Emulation.setTouchEmulationEnabled", { enabled: true, maxTouchPoints: 5 });
+  return { page, session };
+}
+
+/** Saves a screenshot of what the phone page's screen shows. */
+async function phoneScreenshot(session, path) {
+  const { data } = await session.send("Page.captureScreenshot", { format: "png" });
+  writeFileSync(path, Buffer.from(data, "base64"));
+}
+
+/**
+ * Where the page's parts are, against the window (the layout viewport): whether the window
+ * scrolls, whether the status, the text box, the send button (and on the chat page the member
+ * list) are fully in view, and whether the last message shows, fully, in the message list and in
+ * view. Rectangles are rounded to the pixel, for the failure messages.
+ */
+function layoutOf(page) {
+  return page.evaluate(() => {
+    const box = (element) => {
+      const r = element.getBoundingClientRect();
+      return {
+        top: Math.round(r.top),
+        bottom: Math.round(r.bottom),
+        left: Math.round(r.left),
+        right: Math.round(r.right),
+        width: Math.round(r.width),
+        height: Math.round(r.height),
+      };
+    };
+    const inView = (b) =>
+      b.height > 0 && b.top >= 0 && b.left >= 0 && b.bottom <= innerHeight &&
+      b.right <= innerWidth;
+    const list = document.getElementById("messages");
+    const last = list.lastElementChild;
+    const listBox = box(list);
+    const lastBox = last === null ? null : box(last);
+    const parts = {};
+    for (const id of ["status", "text", "send", "users"]) {
+      const element = document.getElementById(id);
+      if (element !== null) parts[id] = inView(box(element.closest("aside") ?? element));
+    }
+    return {
+      innerWidth,
+      innerHeight,
+      scrollWidth: document.documentElement.scrollWidth,
+      scrollHeight: document.documentElement.scrollHeight,
+      scrollY,
+      inView: parts,
+      list: listBox,
+      // A word too long for the list's width wraps rather than making the list scroll sideways.
+      listOverflowsSideways: list.scrollWidth > list.clientWidth,
+      last: lastBox,
+      lastText: last?.querySelector(".text")?.textContent ?? last?.textContent ?? null,
+      lastShown: lastBox !== null && inView(lastBox) && lastBox.top >= listBox.top &&
+        lastBox.bottom <= listBox.bottom,
+      listScrollTop: Math.round(list.scrollTop),
+      textBox: box(document.getElementById("text")),
+    };
+  });
+}
+
+/** Resolves once the page has rendered twice: scroll events have been dispatched by then. */
+function rendered(page) {
+  return page.evaluate(() =>
+    new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))
+  );
+}
+
+/** Opens the chat page (of `url`); resolves with its uid once welcomed. */
+async function openChat(name, url = config.chatUrl, page = null) {
+  page ??= watch(await context.newPage(), name);
   await page.goto(url, { timeout: STEP });
   await page.waitForFunction(() => document.body.dataset.uid, null, { timeout: STEP });
   const uid = await page.evaluate(() => document.body.dataset.uid);
@@ -147,9 +250,48 @@ async function singleServer() {
     await waitForUsers(a.page, [a.uid, b.uid]);
   });
 
+  await step("50 messages: the text box and the status stay in view", async () => {
+    for (let i = 1; i <= MANY; i++) await say(a.page, manyMessage(i));
+    for (const page of [a.page, b.page]) await waitForMessage(page, a.uid, manyMessage(MANY));
+    await rendered(a.page);
+    await rendered(b.page);
+    result.desktop = { a: await layoutOf(a.page), b: await layoutOf(b.page) };
+  });
+
+  await step("a list scrolled up stays there; a message sent scrolls it down", async () => {
+    await b.page.evaluate(() => document.getElementById("messages").scrollTop = 0);
+    await rendered(b.page);
+    await say(a.page, "while b reads");
+    await waitForMessage(b.page, a.uid, "while b reads");
+    await rendered(b.page);
+    const reading = await layoutOf(b.page);
+    await say(b.page, "b is back");
+    await waitForMessage(b.page, b.uid, "b is back");
+    await rendered(b.page);
+    result.scrolledUp = { reading, afterSending: await layoutOf(b.page) };
+  });
+
   await step("screenshot", async () => {
     await a.page.screenshot({ path: config.screenshot, fullPage: true, timeout: STEP });
     result.screenshot = config.screenshot;
+  });
+
+  await step("the chat on a phone", async () => {
+    const { page, session } = await newPhonePage("phone");
+    const phone = await openChat("phone", config.chatUrl, page);
+    await waitForMessage(page, b.uid, "b is back"); // the history
+    await waitForUsers(page, [a.uid, b.uid, phone.uid]);
+    await rendered(page);
+    result.phone = await layoutOf(page);
+    await say(page, "from the phone");
+    await waitForMessage(a.page, phone.uid, "from the phone");
+    await waitForMessage(page, phone.uid, "from the phone");
+    await rendered(page);
+    result.phoneAfterSending = await layoutOf(page);
+    await phoneScreenshot(session, config.phoneScreenshot);
+    result.phoneScreenshot = config.phoneScreenshot;
+    await page.close();
+    await waitForUsers(a.page, [a.uid, b.uid]);
   });
 
   await step("a page reconnects after its socket drops", async () => {
@@ -179,11 +321,7 @@ async function singleServer() {
   });
 
   await step("the echo page round-trips a message", async () => {
-    const page = await context.newPage();
-    page.on("dialog", (dialog) => {
-      result.dialogs.push({ page: "echo", type: dialog.type(), message: dialog.message() });
-      dialog.dismiss().catch(() => {});
-    });
+    const page = watch(await context.newPage(), "echo");
     await page.goto(config.echoUrl, { timeout: STEP });
     await page.waitForFunction(
       () => document.getElementById("status").textContent === "connected",
@@ -198,6 +336,22 @@ async function singleServer() {
       (items) => items.map((li) => ({ kind: li.className, text: li.textContent })),
     );
     result.echoImgCount = await page.evaluate(() => document.querySelectorAll("img").length);
+    await page.close();
+  });
+
+  await step("the echo page on a phone", async () => {
+    const { page } = await newPhonePage("echo phone");
+    await page.goto(config.echoUrl, { timeout: STEP });
+    await page.waitForFunction(
+      () => document.getElementById("status").textContent === "connected",
+      null,
+      { timeout: STEP },
+    );
+    await say(page, LONG_WORD);
+    await page.waitForSelector("#messages li.received", { timeout: STEP });
+    await rendered(page);
+    result.echoPhone = await layoutOf(page);
+    await page.close();
   });
 
   await step("the page's rules, against a scripted socket", pageRules);
@@ -210,7 +364,7 @@ async function singleServer() {
  * one; then the reconnect's `since`, and versions starting over on the new connection.
  */
 async function pageRules() {
-  const page = await context.newPage();
+  const page = watch(await context.newPage(), "rules");
   const connections = [];
   await page.routeWebSocket(/\/chat/, (ws) => {
     connections.push({ url: ws.url(), ws });

@@ -7,9 +7,18 @@
  * shows in both with the sender's uid; `<img src=x onerror=alert(1)>` shows as text (no img
  * element, no dialog), also through the history a third page gets; a page whose socket drops
  * reconnects with a new uid and the same history; closing a page updates the other's list; the
- * echo page round-trips a message. A screenshot of the chat goes to tests/artifacts/. The chat
- * page against a scripted socket (no server): history above what arrived live, no message twice
- * (by id), an older member list ignored, `since` on reconnect.
+ * echo page round-trips a message.
+ *
+ * Layout: after 50 messages the window (1280×720) does not scroll, the message list does; the
+ * status, the text box and the member list are in view and so is the last message; a list the
+ * user scrolled up stays put when a message arrives, and comes down when the user sends one. On
+ * a phone (375×667, mobile rules, set through the DevTools protocol) the chat and echo pages are
+ * laid out at its width (`<meta name="viewport">`), nothing scrolls sideways (a 200-character
+ * word wraps), the messages are at least 300 px wide and the text box is in view. No page logs a
+ * console error (a `/favicon.ico` not found would be one). Screenshots of the chat on the desktop
+ * and on the phone go to tests/artifacts/. The chat page against a scripted socket (no server):
+ * history above what arrived live, no message twice (by id), an older member list ignored,
+ * `since` on reconnect.
  *
  * Across instances: a Deno and a Bun chat process with REDIS_URL on one redis-server, a page on
  * each: each sees the other's message and both users; a page away while the other spoke gets
@@ -49,6 +58,32 @@ interface Shown {
   text: string;
 }
 
+interface Box {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+  width: number;
+  height: number;
+}
+
+/** Where a page's parts were (see `layoutOf` in driver.mjs). */
+interface Layout {
+  innerWidth: number;
+  innerHeight: number;
+  scrollWidth: number;
+  scrollHeight: number;
+  scrollY: number;
+  inView: Record<string, boolean>;
+  list: Box;
+  listOverflowsSideways: boolean;
+  last: Box | null;
+  lastText: string | null;
+  lastShown: boolean;
+  listScrollTop: number;
+  textBox: Box;
+}
+
 interface DriverResult {
   error?: string;
   current?: string;
@@ -65,6 +100,12 @@ interface DriverResult {
   imgCounts: Record<string, number>;
   afterMarkup: { a: Shown[]; c: Shown[] };
   screenshot: string;
+  desktop: { a: Layout; b: Layout };
+  scrolledUp: { reading: Layout; afterSending: Layout };
+  phone: Layout;
+  phoneAfterSending: Layout;
+  phoneScreenshot: string;
+  echoPhone: Layout;
   usersAfterReconnect: { a: string[]; b: string[] };
   messagesBeforeReconnect: Shown[];
   messagesAfterReconnect: Shown[];
@@ -117,6 +158,54 @@ function killBrowser(userDataDir: string): void {
 }
 
 const sorted = (list: string[]) => [...list].sort();
+
+/** The driver's many messages (see driver.mjs): the last one, and the long word among them. */
+const MANY = 50;
+const LAST_OF_MANY = `message ${MANY} of ${MANY}`;
+
+/** Every part of the chat page in view. */
+const CHAT_IN_VIEW = { status: true, text: true, send: true, users: true };
+
+/**
+ * Checks that the chat page, at whatever size, does not scroll (the message list does), shows
+ * the status, the text box, the button and the member list, and shows `lastText` as its last
+ * message, fully.
+ */
+function assertChatUsable(layout: Layout, lastText: string, where: string): void {
+  const details = `${where}: ${JSON.stringify(layout)}`;
+  assert.ok(
+    layout.scrollHeight <= layout.innerHeight && layout.scrollY === 0,
+    `the window scrolls; ${details}`,
+  );
+  assert.ok(layout.scrollWidth <= layout.innerWidth, `wider than the window; ${details}`);
+  assert.deepEqual(layout.inView, CHAT_IN_VIEW, `not all in view; ${details}`);
+  assert.equal(layout.lastText, lastText, details);
+  assert.ok(layout.lastShown, `the last message is not in view; ${details}`);
+  assert.equal(layout.listOverflowsSideways, false, `a message does not wrap; ${details}`);
+}
+
+/** Checks that a phone (375×667) shows the page at its width: readable, nothing sideways. */
+function assertPhoneWidth(layout: Layout, where: string): void {
+  const details = `${where}: ${JSON.stringify(layout)}`;
+  // 980 when the page has no <meta name="viewport">: laid out for a desktop, shown shrunk.
+  assert.equal(
+    layout.innerWidth,
+    375,
+    "not laid out at the phone's width (no <meta name=viewport>, or something wider than the " +
+      `screen); ${details}`,
+  );
+  assert.equal(layout.innerHeight, 667, details);
+  assert.ok(layout.scrollWidth <= layout.innerWidth, `scrolls sideways; ${details}`);
+  assert.ok(layout.list.width >= 300, `the messages are too narrow to read; ${details}`);
+  assert.equal(layout.listOverflowsSideways, false, `a message does not wrap; ${details}`);
+}
+
+/** The width and height of a PNG, from its header. */
+function pngSize(png: Uint8Array): [number, number] {
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  return [view.getUint32(16), view.getUint32(20)];
+}
 
 /**
  * Runs the driver with `config` (plus the browser and profile); returns its parsed result once
@@ -179,13 +268,16 @@ describe("the examples in headless Chromium", () => {
       userDataDirs.push(userDataDir);
       mkdirSync(join(ROOT, "tests/artifacts"), { recursive: true });
       const screenshot = join(ROOT, `tests/artifacts/chat-${RUNTIME}.png`);
+      const phoneScreenshot = join(ROOT, `tests/artifacts/chat-phone-${RUNTIME}.png`);
       rmSync(screenshot, { force: true });
+      rmSync(phoneScreenshot, { force: true });
 
       const r = await runDriver<DriverResult>(
         {
           chatUrl: `http://127.0.0.1:${chat.port}/`,
           echoUrl: `http://127.0.0.1:${echo.port}/`,
           screenshot,
+          phoneScreenshot,
         },
         userDataDir,
         () => `chat server stderr:\n${chat.child.stderr()}`,
@@ -212,10 +304,42 @@ describe("the examples in headless Chromium", () => {
       assert.deepEqual(r.imgCounts, { a: 0, b: 0, c: 0 });
       assert.deepEqual(r.dialogs, []);
 
-      // The screenshot is a PNG.
+      // 50 messages later, in a desktop window (1280×720), both pages still show the status, the
+      // text box and the member list: the window does not scroll, the message list does, and
+      // shows the last message.
+      assertChatUsable(r.desktop.a, LAST_OF_MANY, "after 50 messages, the sender");
+      assertChatUsable(r.desktop.b, LAST_OF_MANY, "after 50 messages, the other page");
+      // b scrolled up to read: a new message did not move its list (it is below, not shown);
+      // what b sent itself brought it to the bottom again.
+      const reading = r.scrolledUp.reading;
+      assert.equal(reading.listScrollTop, 0, `moved the list: ${JSON.stringify(reading)}`);
+      assert.equal(reading.lastText, "while b reads");
+      assert.equal(reading.lastShown, false, JSON.stringify(reading));
+      assertChatUsable(r.scrolledUp.afterSending, "b is back", "scrolled up, then sent");
+
+      // On a phone: laid out at its width, the messages (one a 200-character word) across it,
+      // the member list a line above them, everything in view; and typing there works.
+      assertPhoneWidth(r.phone, "phone");
+      assertChatUsable(r.phone, "b is back", "phone");
+      assertPhoneWidth(r.phoneAfterSending, "phone, after sending");
+      assertChatUsable(r.phoneAfterSending, "from the phone", "phone, after sending");
+      // The echo page on a phone: at its width, its long word wrapped, the text box in view.
+      assertPhoneWidth(r.echoPhone, "echo on a phone");
+      assert.deepEqual(
+        r.echoPhone.inView,
+        { status: true, text: true, send: true },
+        JSON.stringify(r.echoPhone),
+      );
+
+      // No page logged an error: no failed request (a /favicon.ico not found is one), no
+      // exception.
+      assert.deepEqual(r.consoleErrors, []);
+
+      // The screenshots are PNGs: the desktop window, and the phone's screen at 2 pixels per px.
       const png = readFileSync(screenshot);
       assert.ok(png.length > 1000, `screenshot of ${png.length} bytes`);
-      assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      assert.deepEqual(pngSize(png), [1280, 720], "the page is as high as the window");
+      assert.deepEqual(pngSize(readFileSync(phoneScreenshot)), [750, 1334]);
 
       // After its socket dropped, a reconnected with a new uid, got the same history, and both
       // lists show the new uid instead of the old.
@@ -310,6 +434,7 @@ describe("the examples in headless Chromium", () => {
       assert.deepEqual(r.afterAway.a, [fromA, fromB, away]);
       assert.deepEqual(r.afterAway.b, [fromA, fromB, away]);
       assert.deepEqual(r.dialogs, []);
+      assert.deepEqual(r.consoleErrors, []);
 
       for (const child of instances) {
         child.signal("SIGTERM");
