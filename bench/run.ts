@@ -14,6 +14,8 @@
 //   handshake   connect + upgrade + close handshake cycles per second
 //   broadcast   fan-out: one published message to 1,000 subscribers, deliveries/s
 //   codec       parse / encode / unmask microbenchmarks in GB/s, on Deno and on Bun
+//   scaleout    fan-out across instances through Redis, edgews vs Socket.IO (bench/scaleout.ts;
+//               writes bench/SCALEOUT.md; its --so-* options are listed below)
 //
 // Options:
 //   --servers a,b       subset of: edgews-deno, edgews-bun, deno-native, bun-native, ws-node
@@ -38,6 +40,16 @@
 // Examples:
 //   deno run -A bench/run.ts --quick
 //   deno run -A bench/run.ts --suites throughput --servers edgews-bun,bun-native --sizes 32
+
+import {
+  defaultScaleoutOptions,
+  parseScaleoutArg,
+  SCALEOUT_HELP,
+  SCALEOUT_POINTER,
+  scaleoutSuite,
+  scaleoutSummary,
+  writeScaleout,
+} from "./scaleout.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const BIN = `${ROOT}/node_modules/.bin`;
@@ -103,7 +115,7 @@ function parseSize(s: string): number {
 
 function parseArgs(argv: string[]) {
   const o = {
-    suites: ["throughput", "memory", "handshake", "broadcast", "codec"],
+    suites: ["throughput", "memory", "handshake", "broadcast", "codec", "scaleout"],
     servers: Object.keys(SERVERS),
     sizes: [32, 1024, 16384, 1048576],
     rounds: 3,
@@ -122,6 +134,7 @@ function parseArgs(argv: string[]) {
     check: true,
     write: true,
     idleWait: 60,
+    scaleout: defaultScaleoutOptions(),
   };
   const list = (v: string) => v.split(",").map((x) => x.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
@@ -200,11 +213,13 @@ function parseArgs(argv: string[]) {
       case "-h": {
         const src = Deno.readTextFileSync(new URL(import.meta.url));
         console.log(src.split("\n\n")[0].replace(/^\/\/ ?/gm, ""));
+        console.log(SCALEOUT_HELP);
         Deno.exit(0);
         break;
       }
       default:
-        throw new Error(`unknown option: ${a} (try --help)`);
+        if (!a.startsWith("--so-")) throw new Error(`unknown option: ${a} (try --help)`);
+        parseScaleoutArg(o.scaleout, a, v(), parseSize);
     }
   }
   return o;
@@ -1232,6 +1247,16 @@ async function main() {
     codec = await codecSuite(o);
     results.codec = codec;
   }
+  let scaleout: Awaited<ReturnType<typeof scaleoutSuite>> | undefined;
+  if (o.suites.includes("scaleout")) {
+    scaleout = await scaleoutSuite(o.scaleout, {
+      rounds: o.rounds,
+      warmup: o.warmup,
+      duration: o.duration,
+      waitIdle: () => waitIdle(o),
+    });
+    results.scaleout = scaleout;
+  }
   results.elapsed_seconds = (Date.now() - t0) / 1000;
 
   // ---- report
@@ -1377,6 +1402,8 @@ async function main() {
     );
     console_out.push("", t);
   }
+  md.push(SCALEOUT_POINTER);
+  if (scaleout) console_out.push("", scaleoutSummary(scaleout));
   if (skipped.size) {
     md.push("## Skipped servers", "");
     for (const [k, v] of skipped) md.push(`- \`${k}\`: ${v.split("\n")[0]}`);
@@ -1387,7 +1414,9 @@ async function main() {
   console.log(console_out.filter((x, i, a) => x !== "" || a[i - 1] !== "").join("\n"));
   for (const [k, v] of skipped) console.log(`skipped ${k}: ${v.split("\n")[0]}`);
 
-  if (o.write) {
+  // The scaleout suite writes its own files; a run of it alone leaves RESULTS.md as it is.
+  if (o.write && scaleout) await writeScaleout(scaleout, machine, cmdline);
+  if (o.write && o.suites.some((x) => x !== "scaleout")) {
     await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
     await Deno.writeTextFile(
       `${ROOT}/bench/results/latest.json`,

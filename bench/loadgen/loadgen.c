@@ -17,6 +17,33 @@
 //              a trigger is sent only while fewer than window x conns deliveries are
 //              outstanding, so the rate is set by how fast the server fans out, not by a timer.
 //              Reports deliveries (frames received, summed over subscribers) per second.
+//              Scale-out options of broadcast mode (bench/scaleout.ts):
+//                --port2 P    a second server instance: the first ceil(conns/2) subscribers
+//                             connect to --port (instance A, which also gets the publisher), the
+//                             rest to --port2 (instance B); deliveries are also counted per
+//                             instance.
+//                --socketio   speak Socket.IO (Engine.IO v4) over the WebSocket at
+//                             /socket.io/?EIO=4&transport=websocket&role=sub|pub: wait for the
+//                             open packet `0{...}`, send `40`, wait for `40{"sid":...}`; answer
+//                             pings `2` with `3`. The publisher emits `42["pub","<payload>"]`, the
+//                             server is expected to emit `42["m","<payload>"]` to the room; only
+//                             `42` frames count as deliveries. --size is the event payload (a JSON
+//                             string of that many ASCII letters); frames are text.
+//                --rate R     latency instead of throughput: R publishes per second from a
+//                             timerfd (no window), each payload starting with the CLOCK_MONOTONIC
+//                             send time (16 hex digits of ns) and a sequence number (8 hex
+//                             digits); --size is at least 24. Every delivery of a message
+//                             published during the measured seconds adds (arrival - send time) to
+//                             the latency samples of its subscriber's instance: lat_a / lat_b
+//                             {n, mean_us, p50_us, p90_us, p99_us, p999_us, max_us}, exact
+//                             percentiles of all samples. first_a / first_b: the same over each
+//                             message's first delivery on that instance (the hop without the
+//                             fan-out behind it). A publish is skipped (skipped_publishes) while
+//                             more than --window broadcasts' worth of deliveries are outstanding.
+//                --server-pid2 PID, --redis-pid PID   also report their CPU use.
+//                --machine-cpu  report machine_busy_cpus and machine_softirq_cpus: CPUs busy
+//                             machine-wide (from /proc/stat) during the measured seconds, so that
+//                             work by other processes can be told apart (implied by the above).
 //
 // Every mode prints exactly one JSON object on stdout when done (hold also prints `held N` first).
 // Built by bench/run.ts:  gcc -O2 -o bench/.build/loadgen bench/loadgen/loadgen.c
@@ -25,6 +52,8 @@
 //          [--conns 50] [--window 20] [--size 32] [--text] [--warmup 2] [--duration 5]
 //          [--concurrency 16] [--server-pid PID] [--timeout 30] [--wait-eof]
 //        loadgen broadcast [--conns 1000] [--window 16] [--size 32] [--warmup 2] [--duration 5]
+//          [--port2 P] [--socketio] [--rate R] [--server-pid2 PID] [--redis-pid PID]
+//          [--machine-cpu]
 //
 // handshake: after the server's close frame the client resets the TCP connection (no TIME_WAIT);
 // with --wait-eof it waits instead for the server to close TCP first (RFC 6455 7.1.1), which
@@ -45,6 +74,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,7 +84,10 @@
 
 // ST_CLOSING: our close frame is sent, waiting for the server's. ST_CLOSED: close frames
 // exchanged, waiting for the server to close the TCP connection (RFC 6455 7.1.1: server first).
-enum { ST_CONNECTING, ST_UPGRADING, ST_OPEN, ST_CLOSING, ST_CLOSED, ST_DEAD };
+// ST_SIO (--socketio): the WebSocket is open, the Socket.IO connect handshake is not done yet.
+enum { ST_CONNECTING, ST_UPGRADING, ST_OPEN, ST_CLOSING, ST_CLOSED, ST_DEAD, ST_SIO };
+
+#define HEAD_CAP 32  // payload bytes captured per incoming frame when a mode needs to read them
 
 typedef struct {
   int fd;
@@ -74,6 +107,12 @@ typedef struct {
   double closed_at;  // when the server's close frame arrived (handshake mode)
   int is_pub;        // the publisher connection (broadcast mode)
   uint64_t base;     // `received` when the measurement started (broadcast mode)
+  int inst;          // the server instance: 0 for --port, 1 for --port2
+  uint8_t head[HEAD_CAP];  // the first payload bytes of the current incoming frame (if captured)
+  size_t head_len;
+  size_t head_want;
+  uint8_t *xbuf;     // frames to write at the next frame boundary of the periodic stream
+  size_t xlen, xoff, xcap;
 } conn_t;
 
 // ---- options ----
@@ -90,6 +129,12 @@ static int opt_concurrency = 16;
 static int opt_server_pid = 0;
 static double opt_timeout = 30.0;
 static int opt_wait_eof = 0;
+static int opt_port2 = 0;
+static int opt_socketio = 0;
+static double opt_rate = 0;
+static int opt_server_pid2 = 0;
+static int opt_redis_pid = 0;
+static int opt_machine_cpu = 0;
 
 // ---- state ----
 static int ep;
@@ -102,6 +147,12 @@ static char request[1024];
 static size_t request_len;
 static char pub_request[1024];  // broadcast mode: the publisher's upgrade request (path /pub)
 static size_t pub_request_len;
+static char sub_request2[1024];  // --port2: the subscribers' upgrade request to instance B
+static size_t sub_request2_len;
+static struct sockaddr_in server_addr2;
+static int capture_head;         // read the first payload bytes of every frame (sio, latency)
+static uint64_t expect_len;      // payload length of a delivery (--size, plus the sio framing)
+static uint64_t inst_msgs[2];    // deliveries per instance
 static uint64_t pub_received;   // frames the server sent to the publisher (should stay 0)
 static uint64_t total_msgs;
 static uint64_t total_bytes_in;
@@ -154,6 +205,23 @@ static double proc_cpu_s(int pid) {
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+// Machine-wide CPU time from /proc/stat, in seconds: busy (everything but idle and iowait,
+// softirq included) and softirq alone. Returns 0 if unavailable.
+static int machine_cpu_s(double *busy, double *softirq) {
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return 0;
+  unsigned long long v[10] = {0};
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                 &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+  fclose(f);
+  if (n < 8) return 0;
+  // user nice system idle iowait irq softirq steal (guest time is already inside user)
+  double tck = (double)sysconf(_SC_CLK_TCK);
+  *busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tck;
+  *softirq = (double)v[6] / tck;
+  return 1;
+}
+
 static void die(const char *msg) {
   fprintf(stderr, "loadgen: %s: %s\n", msg, strerror(errno));
   exit(2);
@@ -175,10 +243,14 @@ static void conn_kill(conn_t *c) {
   c->state = ST_DEAD;
 }
 
-// Start a non-blocking connect. Source addresses rotate over 127.0.0.2-127.0.0.254 so that many
-// short-lived connections (handshake mode) do not run out of ephemeral ports.
-static void conn_start(conn_t *c) {
+// Start a non-blocking connect to instance `inst` (0: --port, 1: --port2). Source addresses
+// rotate over 127.0.0.2-127.0.0.254 so that many short-lived connections (handshake mode) do not
+// run out of ephemeral ports.
+static void conn_start_inst(conn_t *c, int inst) {
+  free(c->xbuf);
   memset(c, 0, sizeof *c);
+  c->inst = inst;
+  const struct sockaddr_in *addr = inst ? &server_addr2 : &server_addr;
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->fd < 0) die("socket");
   int one = 1;
@@ -189,13 +261,15 @@ static void conn_start(conn_t *c) {
     src.sin_addr.s_addr = htonl(0x7f000002u + (src_counter++ % 253u));
     if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) die("bind");
   }
-  int r = connect(c->fd, (struct sockaddr *)&server_addr, sizeof server_addr);
+  int r = connect(c->fd, (const struct sockaddr *)addr, sizeof *addr);
   if (r < 0 && errno != EINPROGRESS) die("connect");
   c->state = ST_CONNECTING;
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
   c->want_out = 1;
   if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl add");
 }
+
+static void conn_start(conn_t *c) { conn_start_inst(c, 0); }
 
 // Write as much of the owed frame bytes as the socket takes. All frames are identical, so the
 // outgoing stream is periodic and any slice of it is a slice of `frames`.
@@ -224,19 +298,195 @@ static void flush_frames(conn_t *c) {
   set_events(c, 0);
 }
 
+// Write the frames queued in xbuf (control frames, time-stamped publishes), then the periodic
+// stream. xbuf frames go out only at a frame boundary of the periodic stream, so a frame in
+// progress there is finished first.
+static void flush_conn(conn_t *c) {
+  if (c->xoff < c->xlen) {
+    if (c->send_off != 0 && c->owed > 0) {
+      size_t len = frame_len - c->send_off;
+      if ((uint64_t)len > c->owed) len = (size_t)c->owed;
+      ssize_t n = send(c->fd, frames + c->send_off, len, MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        errors++;
+        conn_kill(c);
+        return;
+      }
+      if (n > 0) {
+        c->owed -= (uint64_t)n;
+        c->send_off = (c->send_off + (size_t)n) % frame_len;
+      }
+      if (c->send_off != 0) {
+        set_events(c, 1);
+        return;
+      }
+    }
+    while (c->xoff < c->xlen) {
+      ssize_t n = send(c->fd, c->xbuf + c->xoff, c->xlen - c->xoff, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          set_events(c, 1);
+          return;
+        }
+        errors++;
+        conn_kill(c);
+        return;
+      }
+      c->xoff += (size_t)n;
+    }
+    c->xoff = c->xlen = 0;
+  }
+  flush_frames(c);
+}
+
+// Queue one masked frame (FIN, `opcode`) with `payload` in xbuf; returns where its payload starts
+// in xbuf (the caller may patch it, masking with 0x37fa213d as laid down here).
+static size_t queue_frame(conn_t *c, int opcode, const uint8_t *payload, size_t n) {
+  size_t hl = 2 + (n < 126 ? 0 : n < 65536 ? 2 : 8) + 4;
+  if (c->xlen + hl + n > c->xcap) {
+    if (c->xoff > 0) {  // compact
+      memmove(c->xbuf, c->xbuf + c->xoff, c->xlen - c->xoff);
+      c->xlen -= c->xoff;
+      c->xoff = 0;
+    }
+    if (c->xlen + hl + n > c->xcap) {
+      size_t cap = c->xcap ? c->xcap : 256;
+      while (cap < c->xlen + hl + n) cap *= 2;
+      uint8_t *b = realloc(c->xbuf, cap);
+      if (!b) die("realloc xbuf");
+      c->xbuf = b;
+      c->xcap = cap;
+    }
+  }
+  uint8_t *f = c->xbuf + c->xlen;
+  const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  f[0] = (uint8_t)(0x80 | opcode);
+  size_t i = 2;
+  if (n < 126) {
+    f[1] = (uint8_t)(0x80 | n);
+  } else if (n < 65536) {
+    f[1] = 0x80 | 126;
+    f[2] = (uint8_t)(n >> 8);
+    f[3] = (uint8_t)n;
+    i = 4;
+  } else {
+    f[1] = 0x80 | 127;
+    for (int k = 0; k < 8; k++) f[2 + k] = (uint8_t)((uint64_t)n >> (56 - 8 * k));
+    i = 10;
+  }
+  memcpy(f + i, mask, 4);
+  i += 4;
+  for (size_t k = 0; k < n; k++) f[i + k] = payload[k] ^ mask[k & 3];
+  size_t at = c->xlen + i;
+  c->xlen += i + n;
+  return at;
+}
+
 static int mode_echo_like;  // refill on echo
 static int mode_handshake;
 
 static const uint8_t close_frame[8] = {0x88, 0x82, 0x11, 0x22, 0x33, 0x44, 0x03 ^ 0x11, 0xe8 ^ 0x22};
 
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// ---- latency samples (--rate) ----
+#define LAT_MAX_SAMPLES (16u << 20)  // per instance (128 MiB); beyond it, counted in lat_dropped
+static uint64_t *lat[2];
+static size_t lat_n[2], lat_cap[2];
+static uint64_t lat_from_ns = UINT64_MAX, lat_to_ns = 0;  // record messages sent in [from, to)
+static uint64_t lat_dropped, bad_stamp;
+static uint64_t recv_ns;  // when the read being parsed returned
+static size_t stamp_at;   // offset of the send time in a delivery's payload
+
+// Per message (by sequence number) and instance: the latency of its first delivery there.
+static uint64_t *first_lat[2];
+static uint8_t *seq_measured;  // the message was sent during the measured seconds
+static uint64_t seq_cap;
+
+static int parse_hex(const uint8_t *h, size_t digits, uint64_t *out) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < digits; i++) {
+    uint8_t d = h[i];
+    if (d >= '0' && d <= '9') v = (v << 4) | (uint64_t)(d - '0');
+    else if (d >= 'a' && d <= 'f') v = (v << 4) | (uint64_t)(d - 'a' + 10);
+    else return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+// A stamped payload starts with 16 hex digits of send time (ns) and 8 of sequence number.
+static void record_latency(conn_t *c) {
+  uint64_t sent, seq;
+  if (c->head_len < stamp_at + 24 || !parse_hex(c->head + stamp_at, 16, &sent) ||
+      !parse_hex(c->head + stamp_at + 16, 8, &seq)) {
+    bad_stamp++;
+    return;
+  }
+  if (sent < lat_from_ns || sent >= lat_to_ns) return;
+  int k = c->inst;
+  uint64_t d = recv_ns > sent ? recv_ns - sent : 0;
+  if (seq < seq_cap) {
+    seq_measured[seq] = 1;
+    if (d < first_lat[k][seq]) first_lat[k][seq] = d;
+  }
+  if (lat_n[k] == lat_cap[k]) {
+    if (lat_cap[k] >= LAT_MAX_SAMPLES) {
+      lat_dropped++;
+      return;
+    }
+    size_t cap = lat_cap[k] ? lat_cap[k] * 2 : 1u << 16;
+    uint64_t *b = realloc(lat[k], cap * sizeof *b);
+    if (!b) die("realloc latency samples");
+    lat[k] = b;
+    lat_cap[k] = cap;
+  }
+  lat[k][lat_n[k]++] = d;
+}
+
+// ---- Socket.IO (--socketio) ----
+static uint64_t sio_pings, sio_other;
+
+// Engine.IO / Socket.IO packets that are not events. Returns 1 if the frame was one (handled
+// here), 0 for an event (`42...`), which is a delivery.
+static int sio_control(conn_t *c, uint64_t len) {
+  const uint8_t *h = c->head;
+  size_t n = c->head_len;
+  if (n >= 2 && h[0] == '4' && h[1] == '2') return 0;
+  if (len == 1 && n == 1 && h[0] == '2') {  // Engine.IO ping: answer with a pong
+    sio_pings++;
+    queue_frame(c, 1, (const uint8_t *)"3", 1);
+    flush_conn(c);
+  } else if (n >= 1 && h[0] == '0' && c->state == ST_SIO) {  // Engine.IO open: connect to "/"
+    queue_frame(c, 1, (const uint8_t *)"40", 2);
+    flush_conn(c);
+  } else if (n >= 2 && h[0] == '4' && h[1] == '0' && c->state == ST_SIO) {  // connected
+    c->state = ST_OPEN;
+  } else if (n >= 2 && h[0] == '4' && (h[1] == '1' || h[1] == '4')) {  // disconnect / error
+    fprintf(stderr, "loadgen: socket.io %s: %.*s\n", h[1] == '1' ? "disconnect" : "connect error",
+            (int)n, (const char *)h);
+    errors++;
+  } else {
+    sio_other++;
+  }
+  return 1;
+}
+
 static void on_message(conn_t *c, uint64_t len) {
+  if (opt_socketio && sio_control(c, len)) return;
   if (c->is_pub) {
     pub_received++;
     return;
   }
   c->received++;
   total_msgs++;
-  if (len != opt_size) bad_len++;
+  inst_msgs[c->inst]++;
+  if (len != expect_len) bad_len++;
+  if (opt_rate > 0) record_latency(c);
   if (mode_echo_like) c->owed += frame_len;
 }
 
@@ -263,6 +513,10 @@ static int on_header(conn_t *c, const uint8_t *h) {
   c->cur_len = (op == 0) ? c->cur_len + len : len;
   c->count_when_done = (h[0] & 0x80) && op < 3;
   c->skip = len;
+  if (capture_head) {
+    c->head_len = 0;
+    c->head_want = len < HEAD_CAP ? (size_t)len : HEAD_CAP;
+  }
   if (len == 0 && c->count_when_done) {
     c->count_when_done = 0;
     on_message(c, c->cur_len);
@@ -275,6 +529,12 @@ static int parse(conn_t *c, const uint8_t *p, size_t n) {
   while (n) {
     if (c->skip) {
       uint64_t k = c->skip < n ? c->skip : n;
+      if (c->head_len < c->head_want) {
+        size_t t = c->head_want - c->head_len;
+        if ((uint64_t)t > k) t = (size_t)k;
+        memcpy(c->head + c->head_len, p, t);
+        c->head_len += t;
+      }
       c->skip -= k;
       p += k;
       n -= (size_t)k;
@@ -332,6 +592,11 @@ static void reap_closed(double now) {
 static void on_open(conn_t *c) {
   upgrades_done++;
   c->state = ST_OPEN;
+  if (opt_socketio) {  // the Socket.IO connect handshake comes next (see sio_control)
+    c->state = ST_SIO;
+    set_events(c, 0);
+    return;
+  }
   if (mode_handshake) {
     ssize_t n = send(c->fd, close_frame, sizeof close_frame, MSG_NOSIGNAL);
     if (n != (ssize_t)sizeof close_frame) {
@@ -374,8 +639,8 @@ static void handle_writable(conn_t *c) {
     c->state = ST_UPGRADING;
   }
   if (c->state == ST_UPGRADING) {
-    const char *req = c->is_pub ? pub_request : request;
-    size_t req_len = c->is_pub ? pub_request_len : request_len;
+    const char *req = c->is_pub ? pub_request : c->inst ? sub_request2 : request;
+    size_t req_len = c->is_pub ? pub_request_len : c->inst ? sub_request2_len : request_len;
     while (c->req_sent < req_len) {
       ssize_t n = send(c->fd, req + c->req_sent, req_len - c->req_sent, MSG_NOSIGNAL);
       if (n < 0) {
@@ -389,7 +654,10 @@ static void handle_writable(conn_t *c) {
     set_events(c, 0);
     return;
   }
-  if (c->state == ST_OPEN && (mode_echo_like || c->is_pub)) flush_frames(c);
+  if (c->state == ST_OPEN || c->state == ST_SIO) {
+    if (c->xoff < c->xlen) flush_conn(c);
+    else if (mode_echo_like || c->is_pub) flush_frames(c);
+  }
 }
 
 static void handle_readable(conn_t *c) {
@@ -406,6 +674,7 @@ static void handle_readable(conn_t *c) {
     return;
   }
   total_bytes_in += (uint64_t)n;
+  if (opt_rate > 0) recv_ns = now_ns();
   const uint8_t *p = rbuf;
   size_t len = (size_t)n;
   if (c->state == ST_UPGRADING || c->state == ST_CONNECTING) {
@@ -456,8 +725,12 @@ static void handle_readable(conn_t *c) {
     }
     return;
   }
+  if (c->state == ST_DEAD) return;
   if ((mode_echo_like || c->is_pub) && c->owed) flush_frames(c);
 }
+
+static conn_t tick_sentinel;  // epoll data of the --rate timerfd
+static void on_tick(void);
 
 static int poll_once(int timeout_ms) {
   struct epoll_event evs[512];
@@ -469,6 +742,10 @@ static int poll_once(int timeout_ms) {
   for (int i = 0; i < n; i++) {
     conn_t *c = evs[i].data.ptr;
     uint32_t e = evs[i].events;
+    if (c == &tick_sentinel) {
+      on_tick();
+      continue;
+    }
     if (c->state == ST_DEAD) continue;
     if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
       if (c->state == ST_CONNECTING || (e & EPOLLOUT)) handle_writable(c);
@@ -486,17 +763,20 @@ static int count_state(int st) {
 }
 
 // Open all connections (at most `batch` upgrades pending at a time). Returns the number open.
+// With --port2 the first ceil(nconns/2) go to instance A (--port), the rest to B (--port2).
 static int open_all(int batch, double deadline) {
   int started = 0;
+  int split = opt_port2 ? (nconns + 1) / 2 : nconns;
   for (;;) {
     int pending = 0, open = 0;
     for (int i = 0; i < started; i++) {
       int st = conns[i].state;
-      if (st == ST_CONNECTING || st == ST_UPGRADING) pending++;
+      if (st == ST_CONNECTING || st == ST_UPGRADING || st == ST_SIO) pending++;
       if (st == ST_OPEN) open++;
     }
     while (started < nconns && pending < batch) {
-      conn_start(&conns[started++]);
+      conn_start_inst(&conns[started], started >= split);
+      started++;
       pending++;
     }
     if (started == nconns && pending == 0) return open;
@@ -505,9 +785,30 @@ static int open_all(int batch, double deadline) {
   }
 }
 
+// The message payload: --size bytes (letters with --text), wrapped as a Socket.IO event
+// `42["pub","..."]` with --socketio.
+static uint8_t *payload;
+static size_t payload_len;
+static size_t body_at;  // where the --size bytes start in `payload`
+
+static void build_payload(void) {
+  const char *pre = opt_socketio ? "42[\"pub\",\"" : "";
+  const char *post = opt_socketio ? "\"]" : "";
+  body_at = strlen(pre);
+  payload_len = body_at + opt_size + strlen(post);
+  payload = malloc(payload_len + 1);
+  if (!payload) die("malloc payload");
+  memcpy(payload, pre, body_at);
+  for (size_t k = 0; k < opt_size; k++) {
+    payload[body_at + k] = opt_text ? (uint8_t)('a' + k % 26) : (uint8_t)(k * 31 + 7);
+  }
+  memcpy(payload + body_at + opt_size, post, strlen(post));
+}
+
 static void build_frames(void) {
-  size_t hl = 2 + (opt_size < 126 ? 0 : opt_size < 65536 ? 2 : 8) + 4;
-  frame_len = hl + opt_size;
+  build_payload();
+  size_t hl = 2 + (payload_len < 126 ? 0 : payload_len < 65536 ? 2 : 8) + 4;
+  frame_len = hl + payload_len;
   frames_len = frame_len * (size_t)(opt_window + 1);
   frames = malloc(frames_len);
   if (!frames) die("malloc frames");
@@ -515,24 +816,21 @@ static void build_frames(void) {
   const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
   f[0] = 0x80 | (opt_text ? 1 : 2);
   size_t i = 2;
-  if (opt_size < 126) {
-    f[1] = 0x80 | (uint8_t)opt_size;
-  } else if (opt_size < 65536) {
+  if (payload_len < 126) {
+    f[1] = 0x80 | (uint8_t)payload_len;
+  } else if (payload_len < 65536) {
     f[1] = 0x80 | 126;
-    f[2] = (uint8_t)(opt_size >> 8);
-    f[3] = (uint8_t)opt_size;
+    f[2] = (uint8_t)(payload_len >> 8);
+    f[3] = (uint8_t)payload_len;
     i = 4;
   } else {
     f[1] = 0x80 | 127;
-    for (int k = 0; k < 8; k++) f[2 + k] = (uint8_t)((uint64_t)opt_size >> (56 - 8 * k));
+    for (int k = 0; k < 8; k++) f[2 + k] = (uint8_t)((uint64_t)payload_len >> (56 - 8 * k));
     i = 10;
   }
   memcpy(f + i, mask, 4);
   i += 4;
-  for (size_t k = 0; k < opt_size; k++) {
-    uint8_t b = opt_text ? (uint8_t)('a' + k % 26) : (uint8_t)(k * 31 + 7);
-    f[i + k] = b ^ mask[k & 3];
-  }
+  for (size_t k = 0; k < payload_len; k++) f[i + k] = payload[k] ^ mask[k & 3];
   for (int w = 1; w <= opt_window; w++) memcpy(frames + (size_t)w * frame_len, frames, frame_len);
 }
 
@@ -558,8 +856,109 @@ static void pump_publisher(conn_t *pub, int subs, int allow) {
   if (queued) flush_frames(pub);
 }
 
+// --rate: one publish with the send time in its payload (16 hex digits of CLOCK_MONOTONIC ns).
+static conn_t *rate_pub;
+static int rate_subs;
+static int rate_on;  // the timer may publish (after the sync phase)
+static uint64_t skipped_publishes;
+
+static uint64_t stamp_seq;
+
+static void send_stamped(conn_t *pub) {
+  static const char hex[] = "0123456789abcdef";
+  uint64_t seq = stamp_seq++;
+  for (int k = 0; k < 8; k++) payload[body_at + 16 + k] = (uint8_t)hex[(seq >> (28 - 4 * k)) & 15];
+  uint64_t t = now_ns();
+  for (int k = 0; k < 16; k++) payload[body_at + k] = (uint8_t)hex[(t >> (60 - 4 * k)) & 15];
+  queue_frame(pub, opt_text ? 1 : 2, payload, payload_len);
+  triggers_sent++;
+  flush_conn(pub);
+}
+
+static void send_trigger(conn_t *pub) {
+  if (opt_rate > 0) {
+    send_stamped(pub);
+    return;
+  }
+  triggers_sent++;
+  pub->owed += frame_len;
+  flush_frames(pub);
+}
+
+static int tick_fd = -1;
+
+static void on_tick(void) {
+  uint64_t expirations = 0;
+  if (read(tick_fd, &expirations, sizeof expirations) != sizeof expirations) return;
+  if (!rate_on || rate_pub->state != ST_OPEN) return;
+  uint64_t cap = (uint64_t)opt_window * (uint64_t)rate_subs;
+  for (uint64_t i = 0; i < expirations; i++) {
+    uint64_t expected = triggers_sent * (uint64_t)rate_subs;
+    uint64_t outstanding = expected > total_msgs ? expected - total_msgs : 0;
+    if (outstanding + (uint64_t)rate_subs > cap) {
+      skipped_publishes++;
+      continue;
+    }
+    send_stamped(rate_pub);
+  }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+// Nearest-rank percentile q of n sorted values.
+static uint64_t pct(const uint64_t *v, size_t n, double q) {
+  size_t r = (size_t)(q * (double)n + 0.999999);
+  return v[(r ? r : 1) - 1];
+}
+
+// `,"name":{"n":..,"mean_us":..,"p50_us":..,...,"max_us":..}` of n latency samples (sorted here).
+static void print_latency(const char *name, uint64_t *v, size_t n) {
+  if (n == 0) {
+    printf(",\"%s\":{\"n\":0}", name);
+    return;
+  }
+  qsort(v, n, sizeof *v, cmp_u64);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += (double)v[i];
+  printf(",\"%s\":{\"n\":%zu,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+         "\"p999_us\":%.1f,\"max_us\":%.1f}",
+         name, n, sum / (double)n / 1e3, (double)pct(v, n, 0.5) / 1e3,
+         (double)pct(v, n, 0.9) / 1e3, (double)pct(v, n, 0.99) / 1e3,
+         (double)pct(v, n, 0.999) / 1e3, (double)v[n - 1] / 1e3);
+}
+
+// The first-delivery latencies at instance k of the messages sent during the measured seconds
+// (messages never delivered there are left out; they show up in `missing`).
+static void print_first_latency(const char *name, int k) {
+  uint64_t *v = malloc((seq_cap ? seq_cap : 1) * sizeof *v);
+  if (!v) die("malloc");
+  size_t n = 0;
+  for (uint64_t s = 0; s < seq_cap && s < stamp_seq; s++) {
+    if (seq_measured[s] && first_lat[k][s] != UINT64_MAX) v[n++] = first_lat[k][s];
+  }
+  print_latency(name, v, n);
+  free(v);
+}
+
 static int run_broadcast(void) {
+  if (opt_socketio) opt_text = 1;
+  if (opt_rate > 0 && opt_size < 24) opt_size = 24;  // room for the send time and sequence
+  if (opt_rate > 0) {
+    seq_cap = (uint64_t)(opt_rate * (opt_warmup + opt_duration + opt_timeout + 5)) + 1024;
+    seq_measured = calloc(seq_cap, 1);
+    for (int k = 0; k < 2; k++) {
+      first_lat[k] = malloc(seq_cap * sizeof *first_lat[k]);
+      if (!first_lat[k]) die("malloc");
+      for (uint64_t s = 0; s < seq_cap; s++) first_lat[k][s] = UINT64_MAX;
+    }
+  }
   build_frames();
+  capture_head = opt_socketio || opt_rate > 0;
+  expect_len = opt_size + (opt_socketio ? strlen("42[\"m\",\"\"]") : 0);
+  stamp_at = opt_socketio ? strlen("42[\"m\",\"") : 0;
   int subs = opt_conns;
   conns = calloc((size_t)subs + 1, sizeof *conns);
   nconns = subs;
@@ -582,17 +981,20 @@ static int run_broadcast(void) {
   }
   double t_open = now_s();
   // Sync: one trigger at a time until every subscriber has received one (a server may register
-  // a subscription a little after its 101 response), then let in-flight frames settle.
+  // a subscription a little after its 101 response; with a second instance, this also waits
+  // until its backplane subscription is active), then let in-flight frames settle.
   int sync_triggers = 0;
   for (;;) {
     if (now_s() > deadline) {
-      printf("{\"mode\":\"broadcast\",\"error\":\"not every subscriber got a message\"}\n");
+      int got[2] = {0, 0};
+      for (int i = 0; i < subs; i++) got[conns[i].inst] += conns[i].received > 0;
+      printf("{\"mode\":\"broadcast\",\"error\":\"not every subscriber got a message "
+             "(instance A: %d, B: %d subscribers did)\"}\n",
+             got[0], got[1]);
       return 1;
     }
-    triggers_sent++;
     sync_triggers++;
-    pub->owed += frame_len;
-    flush_frames(pub);
+    send_trigger(pub);
     double wait_end = now_s() + 1.0;
     int all = 0;
     while (!all && now_s() < wait_end) {
@@ -615,22 +1017,48 @@ static int run_broadcast(void) {
   triggers_sent = 0;
   double t_sync = now_s();
   double warm_end = t_sync + opt_warmup;
-  pump_publisher(pub, subs, 1);
+  if (opt_rate > 0) {
+    rate_pub = pub;
+    rate_subs = subs;
+    tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tick_fd < 0) die("timerfd_create");
+    uint64_t ns = (uint64_t)(1e9 / opt_rate);
+    if (ns == 0) ns = 1;
+    struct itimerspec its = {.it_interval = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)},
+                             .it_value = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)}};
+    if (timerfd_settime(tick_fd, 0, &its, NULL) < 0) die("timerfd_settime");
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tick_sentinel};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, tick_fd, &ev) < 0) die("epoll_ctl timerfd");
+    rate_on = 1;
+  }
+  int pumping = opt_rate <= 0;
+  pump_publisher(pub, subs, pumping);
   while (now_s() < warm_end) {
     poll_once(20);
-    pump_publisher(pub, subs, 1);
+    pump_publisher(pub, subs, pumping);
   }
-  uint64_t m0 = total_msgs, tr0 = triggers_sent;
+  uint64_t m0 = total_msgs, tr0 = triggers_sent, i0[2] = {inst_msgs[0], inst_msgs[1]};
+  uint64_t sk0 = skipped_publishes;
   for (int i = 0; i < subs; i++) conns[i].base = conns[i].received;
   double c0 = self_cpu_s(), s0 = proc_cpu_s(opt_server_pid), ts = now_s();
+  double s20 = proc_cpu_s(opt_server_pid2), r0 = proc_cpu_s(opt_redis_pid);
+  double mb0 = 0, ms0 = 0, mb1 = 0, ms1 = 0;
+  int have_machine = machine_cpu_s(&mb0, &ms0);
+  lat_from_ns = now_ns();
+  lat_to_ns = UINT64_MAX;
   double end = ts + opt_duration;
   while (now_s() < end) {
     poll_once(20);
-    pump_publisher(pub, subs, 1);
+    pump_publisher(pub, subs, pumping);
   }
+  lat_to_ns = now_ns();
+  rate_on = 0;
   double te = now_s();
-  uint64_t m1 = total_msgs, tr1 = triggers_sent;
+  uint64_t m1 = total_msgs, tr1 = triggers_sent, i1[2] = {inst_msgs[0], inst_msgs[1]};
+  uint64_t sk1 = skipped_publishes;
   double c1 = self_cpu_s(), s1 = proc_cpu_s(opt_server_pid);
+  double s21 = proc_cpu_s(opt_server_pid2), r1 = proc_cpu_s(opt_redis_pid);
+  have_machine = have_machine && machine_cpu_s(&mb1, &ms1);
   uint64_t minr = UINT64_MAX, maxr = 0;
   for (int i = 0; i < subs; i++) {
     uint64_t r = conns[i].received - conns[i].base;
@@ -651,8 +1079,11 @@ static int run_broadcast(void) {
   uint64_t missing = expected > total_msgs ? expected - total_msgs : 0;
   uint64_t extra = total_msgs > expected ? total_msgs - expected : 0;
   double secs = te - ts;
-  int alive = 0;
-  for (int i = 0; i < subs; i++) alive += conns[i].state == ST_OPEN;
+  int alive = 0, alive_inst[2] = {0, 0};
+  for (int i = 0; i < subs; i++) {
+    alive += conns[i].state == ST_OPEN;
+    alive_inst[conns[i].inst] += conns[i].state == ST_OPEN;
+  }
   printf("{\"mode\":\"broadcast\",\"size\":%zu,\"subscribers\":%d,\"window\":%d,\"text\":%s,"
          "\"seconds\":%.4f,\"broadcasts\":%llu,\"broadcasts_per_sec\":%.1f,"
          "\"deliveries\":%llu,\"deliveries_per_sec\":%.1f,\"mib_per_sec_in\":%.2f,"
@@ -660,7 +1091,7 @@ static int run_broadcast(void) {
          "\"publisher_alive\":%s,\"min_sub_msgs\":%llu,\"max_sub_msgs\":%llu,"
          "\"missing\":%llu,\"extra\":%llu,\"to_publisher\":%llu,\"errors\":%llu,"
          "\"bad_len\":%llu,\"closes\":%llu,\"sync_triggers\":%d,\"sync_msgs\":%llu,"
-         "\"connect_seconds\":%.3f,\"sync_seconds\":%.3f}\n",
+         "\"connect_seconds\":%.3f,\"sync_seconds\":%.3f",
          opt_size, subs, opt_window, opt_text ? "true" : "false", secs,
          (unsigned long long)(tr1 - tr0), (double)(tr1 - tr0) / secs, (unsigned long long)(m1 - m0),
          (double)(m1 - m0) / secs, (double)(m1 - m0) * (double)opt_size / secs / 1048576.0,
@@ -670,6 +1101,33 @@ static int run_broadcast(void) {
          (unsigned long long)pub_received, (unsigned long long)errors, (unsigned long long)bad_len,
          (unsigned long long)closes_seen, sync_triggers, (unsigned long long)sync_msgs,
          t_open - t0, t_sync - t_open);
+  if (opt_port2 || opt_socketio || opt_rate > 0 || opt_server_pid2 || opt_redis_pid ||
+      opt_machine_cpu) {
+    printf(",\"instances\":%d,\"socketio\":%s,\"deliveries_a\":%llu,\"deliveries_b\":%llu,"
+           "\"subscribers_alive_a\":%d,\"subscribers_alive_b\":%d,\"server2_cpu\":%.3f,"
+           "\"redis_cpu\":%.3f,\"machine_busy_cpus\":%.3f,\"machine_softirq_cpus\":%.3f,"
+           "\"sio_pings\":%llu,\"sio_other\":%llu",
+           opt_port2 ? 2 : 1, opt_socketio ? "true" : "false",
+           (unsigned long long)(i1[0] - i0[0]), (unsigned long long)(i1[1] - i0[1]),
+           alive_inst[0], alive_inst[1],
+           (s20 >= 0 && s21 >= 0) ? (s21 - s20) / secs : -1.0,
+           (r0 >= 0 && r1 >= 0) ? (r1 - r0) / secs : -1.0,
+           have_machine ? (mb1 - mb0) / secs : -1.0, have_machine ? (ms1 - ms0) / secs : -1.0,
+           (unsigned long long)sio_pings,
+           (unsigned long long)sio_other);
+  }
+  if (opt_rate > 0) {
+    printf(",\"rate\":%.1f,\"skipped_publishes\":%llu,\"bad_stamp\":%llu,\"lat_dropped\":%llu",
+           opt_rate, (unsigned long long)(sk1 - sk0), (unsigned long long)bad_stamp,
+           (unsigned long long)lat_dropped);
+    print_latency("lat_a", lat[0], lat_n[0]);
+    print_first_latency("first_a", 0);
+    if (opt_port2) {
+      print_latency("lat_b", lat[1], lat_n[1]);
+      print_first_latency("first_b", 1);
+    }
+  }
+  printf("}\n");
   return 0;
 }
 
@@ -702,6 +1160,12 @@ int main(int argc, char **argv) {
     else if (OPT("--concurrency")) opt_concurrency = atoi(v);
     else if (OPT("--server-pid")) opt_server_pid = atoi(v);
     else if (OPT("--timeout")) opt_timeout = atof(v);
+    else if (OPT("--port2")) opt_port2 = atoi(v);
+    else if (OPT("--rate")) opt_rate = atof(v);
+    else if (OPT("--server-pid2")) opt_server_pid2 = atoi(v);
+    else if (OPT("--redis-pid")) opt_redis_pid = atoi(v);
+    else if (strcmp(a, "--socketio") == 0) opt_socketio = 1;
+    else if (strcmp(a, "--machine-cpu") == 0) opt_machine_cpu = 1;
     else if (strcmp(a, "--text") == 0) opt_text = 1;
     else if (strcmp(a, "--wait-eof") == 0) opt_wait_eof = 1;
     else {
@@ -709,7 +1173,11 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (strcmp(mode, "broadcast") == 0 && strcmp(opt_path, "/") == 0) opt_path = "/sub";
+  if (strcmp(mode, "broadcast") == 0 && strcmp(opt_path, "/") == 0) {
+    opt_path = opt_socketio ? "/socket.io/?EIO=4&transport=websocket&role=sub" : "/sub";
+  }
+  const char *pub_path = opt_socketio ? "/socket.io/?EIO=4&transport=websocket&role=pub" : "/pub";
+  expect_len = opt_size;
   signal(SIGPIPE, SIG_IGN);
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -722,6 +1190,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "loadgen: bad host %s\n", opt_host);
     return 2;
   }
+  server_addr2 = server_addr;
+  server_addr2.sin_port = htons((uint16_t)opt_port2);
   request_len = (size_t)snprintf(request, sizeof request,
                                  "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                                  "Connection: Upgrade\r\n"
@@ -729,11 +1199,17 @@ int main(int argc, char **argv) {
                                  "Sec-WebSocket-Version: 13\r\n\r\n",
                                  opt_path, opt_host, opt_port);
   pub_request_len = (size_t)snprintf(pub_request, sizeof pub_request,
-                                     "GET /pub HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                                      "Connection: Upgrade\r\n"
                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                                     opt_host, opt_port);
+                                     pub_path, opt_host, opt_port);
+  sub_request2_len = (size_t)snprintf(sub_request2, sizeof sub_request2,
+                                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                                      "Connection: Upgrade\r\n"
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                      "Sec-WebSocket-Version: 13\r\n\r\n",
+                                      opt_path, opt_host, opt_port2);
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
 
