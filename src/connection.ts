@@ -183,6 +183,9 @@ export interface ConnectionInit<T> {
   topics: TopicRegistry<WebSocketConnection<T>> | null;
 }
 
+/** The method that tells when a connection's `close` callback is done; kept off the public API. */
+export const CLOSE_HANDLED: unique symbol = Symbol("edgews.closeHandled");
+
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 /** Server handlers whose unread messages have been reported: once per server is enough. */
@@ -219,6 +222,8 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   /** The topics this connection subscribed to; created on the first subscription. */
   #subscriptions: Set<string> | null = null;
   #state: ReadyState = ReadyState.Open;
+  /** The `close` callback's promise while it runs (an async callback), else null. */
+  #closeHandled: Promise<void> | null = null;
   #resolveClosed!: (info: CloseInfo) => void;
 
   // Closing handshake.
@@ -467,6 +472,15 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     this.#readLoop();
   }
 
+  /**
+   * @internal Settles once the connection is closed and its `close` callback has returned (an
+   * async one, settled): the server waits for this before closing its backplane, so what a close
+   * callback publishes still reaches the other instances.
+   */
+  [CLOSE_HANDLED](): Promise<void> {
+    return this.closed.then(() => this.#closeHandled ?? undefined);
+  }
+
   /** @internal Queues a frame encoded once for many connections (a published message). */
   [SEND_ENCODED_FRAME](frame: Uint8Array): boolean {
     if (this.#state !== ReadyState.Open) return false;
@@ -713,7 +727,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     resume?.();
     for (const wake of this.#drainWaiters.splice(0)) wake();
     this.#resolveClosed(info);
-    this.#call(this.#handler.close, info.code, info.reason);
+    this.#closeHandled = this.#call(this.#handler.close, info.code, info.reason);
   }
 
   #closeInfo(): CloseInfo {
@@ -889,14 +903,17 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   #call<A extends unknown[]>(
     callback: ((ws: WebSocketConnection<T>, ...args: A) => unknown) | undefined,
     ...args: A
-  ): void {
-    if (callback === undefined) return;
+  ): Promise<void> | null {
+    if (callback === undefined) return null;
     try {
       const result = callback.call(this.#handler, this, ...args);
-      if (result instanceof Promise) result.catch((error) => this.#onApplicationError(error));
+      if (result instanceof Promise) {
+        return result.then(ignore, (error) => this.#onApplicationError(error));
+      }
     } catch (error) {
       this.#onApplicationError(error);
     }
+    return null;
   }
 
   #onApplicationError(error: unknown): void {

@@ -6,6 +6,7 @@
  */
 
 import {
+  CLOSE_HANDLED,
   type ConnectionOptions,
   resolveConnectionOptions,
   WebSocketConnection,
@@ -159,6 +160,9 @@ export interface ShutdownOptions {
   timeout?: number;
 }
 
+/** How long `shutdown` waits for close callbacks after its deadline dropped their connections. */
+const CLOSE_CALLBACK_GRACE_MS = 1_000;
+
 const HTTP_DEFAULTS = {
   hostname: "0.0.0.0",
   port: 8080,
@@ -189,7 +193,7 @@ export class WebSocketServer<T = undefined> {
   #shutdown: Promise<void> | null = null;
   #resolveFinished!: () => void;
 
-  /** @internal Use `serve()`, which picks the adapter for the current runtime. */
+  /** @ignore Use `serve()`, which picks the adapter for the current runtime. */
   constructor(listen: ListenFunction, options: ServeOptions<T>) {
     // Once, here: a bad option is an exception now rather than a failure on every connection.
     checkServeOptions(options);
@@ -257,7 +261,8 @@ export class WebSocketServer<T = undefined> {
   /**
    * Shuts down gracefully: stops accepting, sends a close frame (1001 by default) to every
    * connection after what was already queued for it, waits up to `timeout` for the closing
-   * handshakes, then drops whatever is left. Resolves when everything is closed.
+   * handshakes and the `close` callbacks (an async one may still publish to other instances),
+   * then drops whatever is left, and closes the backplane. Resolves when everything is closed.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (this.#shutdown !== null) return this.#shutdown;
@@ -266,24 +271,29 @@ export class WebSocketServer<T = undefined> {
     const timeout = options.timeout ?? this.#connectionOptions.closeTimeout;
     this.#listener.close();
     for (const drop of this.#handshaking) drop();
-    const closing = [...this.#connections].map((ws) => {
-      ws.close(code, reason);
-      return ws.closed;
-    });
+    const connections = [...this.#connections];
+    for (const ws of connections) ws.close(code, reason);
+    // Each connection is done once it is closed and its close callback has returned: a callback
+    // may still be publishing (a chat telling the other instances who left), and the backplane
+    // closes after this.
+    const handled = () => Promise.all(connections.map((ws) => ws[CLOSE_HANDLED]()));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         for (const ws of this.#connections) ws.terminate();
-        resolve();
+        // The close callbacks of the connections dropped just now get a moment more.
+        const grace = setTimeout(resolve, CLOSE_CALLBACK_GRACE_MS);
+        handled().then(() => {
+          clearTimeout(grace);
+          resolve();
+        });
       }, timeout);
     });
-    this.#shutdown = Promise.race([Promise.all(closing).then(() => {}), deadline]).then(
-      async () => {
-        clearTimeout(timer);
-        await this.#topics.close();
-        this.#resolveFinished();
-      },
-    );
+    this.#shutdown = Promise.race([handled(), deadline]).then(async () => {
+      clearTimeout(timer);
+      await this.#topics.close();
+      this.#resolveFinished();
+    });
     return this.#shutdown;
   }
 

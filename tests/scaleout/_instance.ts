@@ -17,6 +17,9 @@
  *   `--v8-flags=--expose-gc`), so that memory left is memory held.
  * The `pub`/`spub` commands are not acknowledged (so a publisher can stream them).
  *
+ * With `CLOSE_PUBLISH=<topic>`, a connection's close callback publishes `left <id>` to that topic
+ * after a moment (asynchronously).
+ *
  * Prints `listening <port>` once bound, and every backplane event as a line `event <json>`.
  * @module
  */
@@ -50,6 +53,14 @@ const server = serve<Peer>({
   websocket: {
     open(ws) {
       for (const topic of ws.data.topics) ws.subscribe(topic);
+    },
+    async close(ws) {
+      // With CLOSE_PUBLISH set, an async close callback that publishes (as a chat announces who
+      // left): during a shutdown it must still reach the other instances.
+      const topic = process.env.CLOSE_PUBLISH;
+      if (topic === undefined) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      server.publish(topic, `left ${ws.data.id}`);
     },
     async message(ws, message) {
       const command = JSON.parse(message as string);

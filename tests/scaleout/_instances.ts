@@ -31,11 +31,12 @@ export async function startInstance(
   runtime: "deno" | "bun",
   url: string,
   deadlineMs: number,
+  env: Record<string, string> = {},
 ): Promise<Instance> {
   const args = runtime === "deno"
     ? [BIN.deno, ["run", "-A", "--v8-flags=--expose-gc", "tests/scaleout/_instance.ts"]] as const
     : [BIN.bun, ["tests/scaleout/_instance.ts"]] as const;
-  const child = startChild(args[0], [...args[1]], deadlineMs, { REDIS_URL: url });
+  const child = startChild(args[0], [...args[1]], deadlineMs, { ...env, REDIS_URL: url });
   const match = await child.waitFor(/listening (\d+)/, 30_000);
   return {
     child,

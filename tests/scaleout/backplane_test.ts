@@ -229,6 +229,23 @@ describe(
       await closeAll([stays, publisher, unsubscribes]);
     });
 
+    test("what close callbacks publish during a shutdown still reaches the other instances", async () => {
+      const leaving = await startInstance(RUNTIMES[1], redis.url, DEADLINE, {
+        CLOSE_PUBLISH: "goodbyes",
+      });
+      const watcher = await connect(instances[0], "watcher", ["goodbyes"]);
+      const members = await Promise.all(
+        ["m1", "m2", "m3"].map((id) => connect(leaving, id, [])),
+      );
+      await watcher.request({ op: "settle" });
+      leaving.child.signal("SIGTERM"); // the instance shuts down gracefully
+      assert.deepEqual(await Promise.all(members.map((m) => m.closed)), [1001, 1001, 1001]);
+      await leaving.child.exited;
+      await watcher.until(() => watcher.received.length === 3, 10_000, "three goodbyes");
+      assert.deepEqual(watcher.received.sort(), ["T:left m1", "T:left m2", "T:left m3"]);
+      await closeAll([watcher]);
+    });
+
     test("an instance receives from Redis only the topics its connections follow", async () => {
       const [zero, one, two] = instances;
       const a = await connect(zero, "only-a", ["only"]);

@@ -79,8 +79,10 @@ describe("backplane faults", { skip: HAVE_REDIS ? false : NO_REDIS_REASON }, () 
     const remote = await connect(b, "remote", ["k"]);
     local1.send({ op: "pub", topic: "k", data: "n0" });
     await local2.until(() => local2.received.length === 1, 5_000, "local delivery");
-    // Retrying meanwhile (attempts at about 0, 0.1, 0.3, 0.7 and 1.5 s), but saying so once.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Retrying meanwhile (attempts at about 0, 0.1, 0.3, 0.7 and 1.5 s, then every 2 s), but
+    // saying so once. Long enough for the delay to reach its cap: without one, the next attempt
+    // would come 3.2 s after the one at 1.5 s, then 6.4 s after that, past the recovery bound.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
     for (const instance of [a, b]) {
       const downs = instance.events().filter((e) => e.type === "down");
       assert.equal(downs.length, 1, JSON.stringify(instance.events()));
