@@ -3,8 +3,8 @@
  * text and binary as binary. Each connection subscribes to one topic when it opens and publishes
  * what it receives with `ws.publish`, which skips the sender and encodes the frame once for all.
  *
- *   deno run --allow-net --allow-env examples/broadcast.ts
- *   bun run examples/broadcast.ts
+ *   npx deno run --allow-net --allow-env examples/broadcast.ts
+ *   npx bun run examples/broadcast.ts
  *
  * PORT sets the port (default 8080; without `--allow-env` Deno uses the default). Ctrl-C shuts
  * down gracefully: every client gets a 1001 close frame after what was already queued for it.

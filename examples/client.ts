@@ -4,8 +4,8 @@
  * closes the connection with 1000, after waiting briefly for the replies to what was sent; the
  * program also ends when the server closes.
  *
- *   deno run --allow-net examples/client.ts ws://127.0.0.1:8080/
- *   bun run examples/client.ts ws://127.0.0.1:8080/
+ *   npx deno run --allow-net examples/client.ts ws://127.0.0.1:8080/
+ *   npx bun run examples/client.ts ws://127.0.0.1:8080/
  *
  * `wss://` works too. To trust a private CA, name its PEM file in `NODE_EXTRA_CA_CERTS`, which
  * Deno and Bun both read at startup (Deno also reads `DENO_CERT`; Bun does not).

@@ -3,8 +3,8 @@
  * with SO_REUSEPORT (Linux), so the kernel spreads new connections over them. Supervised: a worker
  * that exits unexpectedly is started again.
  *
- *   deno run -A examples/cluster.ts examples/chat/server.ts
- *   bun run examples/cluster.ts examples/chat/server.ts
+ *   npx deno run -A examples/cluster.ts examples/chat/server.ts
+ *   npx bun run examples/cluster.ts examples/chat/server.ts
  *
  * Workers run on the launcher's runtime (Deno workers get `run -A --unstable-net`: `reusePort` is
  * unstable in Deno 2). Every worker gets PORT and `REUSE_PORT=1`, which the examples pass to
@@ -41,8 +41,8 @@ const STABLE_AFTER = 10_000;
 /** Longer than a server's default graceful shutdown (its 10 s closeTimeout). */
 const SHUTDOWN_TIMEOUT = 15_000;
 
-const USAGE = `usage: deno run -A examples/cluster.ts SCRIPT [ARGS...]
-       bun run examples/cluster.ts SCRIPT [ARGS...]
+const USAGE = `usage: npx deno run -A examples/cluster.ts SCRIPT [ARGS...]
+       npx bun run examples/cluster.ts SCRIPT [ARGS...]
 WORKERS (default: number of CPUs) and PORT (default 8080) are read from the environment.`;
 
 /** One worker slot: the process in it now, and its restart history. */

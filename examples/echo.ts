@@ -2,8 +2,8 @@
  * Echo server: every message comes back as it came (text as text, binary as binary), and `/`
  * serves a small page to try it from a browser.
  *
- *   deno run --allow-net --allow-env examples/echo.ts
- *   bun run examples/echo.ts
+ *   npx deno run --allow-net --allow-env examples/echo.ts
+ *   npx bun run examples/echo.ts
  *
  * PORT sets the port (default 8080); REUSE_PORT=1 listens with SO_REUSEPORT (see
  * examples/cluster.ts). Ctrl-C or SIGTERM shuts down gracefully.

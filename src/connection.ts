@@ -265,7 +265,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   /** Whether to look for messages that nothing will read (see #checkUnread). */
   #watchUnread = false;
 
-  /** @internal Created by the server or the client once the handshake has succeeded. */
+  /** @ignore Created by the server or the client once the handshake has succeeded. */
   constructor(init: ConnectionInit<T>) {
     this.protocol = init.protocol;
     this.extensions = init.extensions;
@@ -455,7 +455,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  /** @internal Starts reading, with bytes that arrived together with the handshake. */
+  /** @ignore Starts reading, with bytes that arrived together with the handshake. */
   start(leftover: Uint8Array): void {
     const { idleTimeout, idlePing, heartbeatInterval } = this.#options;
     if (idleTimeout > 0) {
@@ -473,7 +473,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   }
 
   /**
-   * @internal Settles once the connection is closed and its `close` callback has returned (an
+   * @ignore Settles once the connection is closed and its `close` callback has returned (an
    * async one, settled): the server waits for this before closing its backplane, so what a close
    * callback publishes still reaches the other instances.
    */
@@ -481,7 +481,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     return this.closed.then(() => this.#closeHandled ?? undefined);
   }
 
-  /** @internal Queues a frame encoded once for many connections (a published message). */
+  /** @ignore Queues a frame encoded once for many connections (a published message). */
   [SEND_ENCODED_FRAME](frame: Uint8Array): boolean {
     if (this.#state !== ReadyState.Open) return false;
     if (this.bufferedAmount > this.#options.backpressureLimit) {

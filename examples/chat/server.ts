@@ -2,8 +2,8 @@
  * Chat room: `/` serves the page, `/chat` is the room's WebSocket, speaking the `chat`
  * subprotocol.
  *
- *   deno run --allow-net --allow-env examples/chat/server.ts
- *   bun run examples/chat/server.ts
+ *   npx deno run --allow-net --allow-env examples/chat/server.ts
+ *   npx bun run examples/chat/server.ts
  *
  * PORT sets the port (default 8080; without `--allow-env` Deno uses the default). Ctrl-C or
  * SIGTERM shuts down gracefully.

@@ -19,6 +19,7 @@ import {
   within,
 } from "./_probe.ts";
 import { type RunningTarget, TARGETS } from "./_targets.ts";
+import { skipName } from "../helpers/skip.ts";
 
 const decoder = new TextDecoder();
 const TEXT = "héllo wörld ✓ — 日本語 🚀 \u{10FFFF}";
@@ -74,9 +75,10 @@ for (const target of TARGETS) {
       assert.equal(fnv1a(echo), fnv1a(data));
     });
 
+    const noFragments = !target.fragments && "this server has no API to send fragments";
     test(
-      "fragmented messages from the server arrive as one message each",
-      { skip: !target.fragments && "this server has no API to send fragments" },
+      skipName("fragmented messages from the server arrive as one message each", noFragments),
+      { skip: noFragments },
       async () => {
         const { ws, messages } = await open();
         ws.send("cmd:frag");
@@ -96,9 +98,10 @@ for (const target of TARGETS) {
       assert.equal(await messages.next("echo"), "after ping");
     });
 
+    const noPing = !target.serverPing && "this server cannot send pings";
     test(
-      "the server's ping is answered automatically (seen by the server)",
-      { skip: !target.serverPing && "this server cannot send pings" },
+      skipName("the server's ping is answered automatically (seen by the server)", noPing),
+      { skip: noPing },
       async () => {
         const { ws, pings, messages } = await open();
         ws.send("cmd:ping");

@@ -15,6 +15,7 @@ import { BIN, killAll, startChild } from "../interop/_processes.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { type Sniffer, startSniffer } from "./_sniffer.ts";
 import { fingerprint, messages } from "./peers/payloads.mjs";
+import { skipName } from "../helpers/skip.ts";
 
 const MODES: Record<string, PerMessageDeflateOptions> = {
   takeover: { threshold: 0 },
@@ -65,7 +66,8 @@ function assertCompressed(sniffer: Sniffer): void {
   );
 }
 
-const hasChromium = existsSync("/usr/bin/chromium");
+const noChromium = !existsSync("/usr/bin/chromium") &&
+  "no Chromium at /usr/bin/chromium (apt-get install -y chromium)";
 
 describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => {
   const cleanups: Array<() => unknown> = [];
@@ -109,7 +111,10 @@ describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => 
       assertCompressed(sniffer);
     });
 
-    test(`Chromium → our server, ${mode}`, { timeout: TIMEOUT, skip: !hasChromium }, async () => {
+    test(skipName(`Chromium → our server, ${mode}`, noChromium), {
+      timeout: TIMEOUT,
+      skip: noChromium,
+    }, async () => {
       const { sniffer } = await ourServer(mode);
       const result = await runClientPeer(BIN.node, [
         "tests/compression/peers/chromium.mjs",

@@ -13,6 +13,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HAVE_REDIS, killChildren, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
+import { skipSuite } from "../helpers/skip.ts";
 import { type Instance, startInstance, waitUntil } from "./_example_instances.ts";
 
 const STEP = 20_000;
@@ -73,11 +74,7 @@ async function probe(from: Client, to: Client[]): Promise<void> {
 }
 
 describe("examples/broadcast.ts across instances (REDIS_URL)", () => {
-  if (!HAVE_REDIS) {
-    console.warn(`SKIPPED: ${NO_REDIS_REASON}`); // Deno's runner does not print a skip reason
-    test("a Deno and a Bun instance, one broadcast", { skip: NO_REDIS_REASON }, () => {});
-    return;
-  }
+  if (!HAVE_REDIS) return skipSuite(NO_REDIS_REASON);
 
   const sockets: WebSocket[] = [];
   after(async () => {

@@ -32,6 +32,7 @@ import {
   type RedisServer,
   startRedis,
 } from "../helpers/redis_server.ts";
+import { skipSuite } from "../helpers/skip.ts";
 import { createClient } from "redis";
 import { LEASE_MS, TICK_MS } from "../../examples/chat/redis_store.ts";
 import { type Instance, startInstance, waitUntil } from "./_example_instances.ts";
@@ -160,11 +161,7 @@ async function startRoom(): Promise<{ redis: RedisServer; one: Instance; two: In
 }
 
 describe("examples/chat/server.ts across instances (REDIS_URL)", () => {
-  if (!HAVE_REDIS) {
-    console.warn(`SKIPPED: ${NO_REDIS_REASON}`); // Deno's runner does not print a skip reason
-    test("one room across a Deno and a Bun instance", { skip: NO_REDIS_REASON }, () => {});
-    return;
-  }
+  if (!HAVE_REDIS) return skipSuite(NO_REDIS_REASON);
 
   const sockets: WebSocket[] = [];
   const tracked = async (...args: Parameters<typeof join>) => {

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { RUNTIME } from "../helpers/servers.ts";
 import { HAVE_REDIS, killChildren, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
+import { skipSuite } from "../helpers/skip.ts";
 import { freePort } from "../interop/_processes.ts";
 import {
   connectClient,
@@ -66,7 +67,8 @@ function startPublishing(publisher: TopicClient, topic: string) {
   };
 }
 
-describe("backplane faults", { skip: HAVE_REDIS ? false : NO_REDIS_REASON }, () => {
+describe("backplane faults", () => {
+  if (!HAVE_REDIS) return skipSuite(NO_REDIS_REASON);
   test("Redis unreachable at start: the servers serve locally, then connect by themselves", async () => {
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
