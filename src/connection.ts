@@ -253,7 +253,9 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
   #bytesInFlight = 0;
   #needsDrain = false;
   #drainWaiters: Array<() => void> = [];
-  readonly #flushBound = () => this.#flush();
+  readonly #flushBound = () => this.#flushAtEndOfTurn();
+  /** A batch waits for the write in flight to finish, then goes out as one write (#onWritten). */
+  #flushWhenWritten = false;
   readonly #onApplicationErrorBound = (error: unknown) => this.#onApplicationError(error);
   readonly #onWrittenBound = () => this.#onWritten();
   readonly #onWriteFailedBound = () => this.#onTransportEnded();
@@ -860,9 +862,26 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     return batch;
   }
 
-  /** Hands the batch to the socket as one write. */
+  /**
+   * The end of a turn: the batch goes out now, unless a write is still in flight. Then it keeps
+   * growing and goes out when that write is done. Under load (writes that stay in flight, as
+   * Deno's do, and many connections) this keeps writes few and large: otherwise a broadcast
+   * to hundreds of subscribers that arrives one message per turn costs one socket write per
+   * subscriber per message, the writes pile up, and throughput collapses.
+   */
+  #flushAtEndOfTurn(): void {
+    this.#flushScheduled = false;
+    if (this.#writesInFlight.length > 0) {
+      this.#flushWhenWritten = true;
+      return;
+    }
+    this.#flush();
+  }
+
+  /** Hands the batch to the socket as one write, now (behind any write in flight). */
   #flush(): void {
     this.#flushScheduled = false;
+    this.#flushWhenWritten = false;
     const batch = this.#batch;
     if (batch === null || this.#batchLength === 0) return;
     const length = this.#batchLength;
@@ -886,6 +905,7 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
       this.#bytesInFlight -= written.length;
       returnWriteBuffer(written);
     }
+    if (this.#flushWhenWritten && this.#writesInFlight.length === 0) this.#flush();
     if (this.bufferedAmount > 0) return;
     if (this.#drainWaiters.length > 0) { for (const wake of this.#drainWaiters.splice(0)) wake(); }
     if (this.#needsDrain) {

@@ -130,6 +130,10 @@ describe("backplane faults", () => {
     await far.until(() => far.received.length > farAtKill, 10_000, "delivery after the restart");
     const resumedAfter = Date.now() - restarted;
     assert.ok(resumedAfter < RECOVERY_BOUND_MS, `resumed ${resumedAfter} ms after the restart`);
+    // Both connections of both instances are back (each link has its own backoff) in time.
+    await Promise.all([a, b].map((i) => waitForEvent(i, (e) => e.type === "recovered", 10_000)));
+    const recoveredAfter = Date.now() - restarted;
+    assert.ok(recoveredAfter < RECOVERY_BOUND_MS, `recovered ${recoveredAfter} ms after`);
     await far.until(() => far.received.length >= farAtKill + 50, 10_000, "steady again");
     publishing.stop();
     const sent = publishing.sent;
