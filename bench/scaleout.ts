@@ -32,12 +32,12 @@ type ServerSpec = { label: string; cmd: string[]; edgews: boolean };
 const SERVERS: Record<string, ServerSpec> = {
   "edgews-deno": {
     label: "edgews on Deno",
-    cmd: [DENO, "run", "-A", "bench/servers/edgews_scaleout.ts"],
+    cmd: [DENO, "run", "-A", "bench/servers/edgews_broadcast.ts"],
     edgews: true,
   },
   "edgews-bun": {
     label: "edgews on Bun",
-    cmd: [BUN, "bench/servers/edgews_scaleout.ts"],
+    cmd: [BUN, "bench/servers/edgews_broadcast.ts"],
     edgews: true,
   },
   "socketio-node": {

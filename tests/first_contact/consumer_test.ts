@@ -29,11 +29,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../interop/_processes.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = { deno: `${ROOT}node_modules/.bin/deno`, bun: `${ROOT}node_modules/.bin/bun` };
@@ -102,15 +102,6 @@ function assertRoundTrip(runtime: "deno" | "bun", result: Result): void {
   });
 }
 
-/** A loopback port nothing listens on: where the children's package registries point. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 const DENO_ARGS = ["run", "--allow-net=127.0.0.1", "--allow-env"];
 const BUN_ARGS = ["run"];
 
@@ -134,7 +125,7 @@ describe("a project outside the repository that depends on this checkout", () =>
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "edgews-consumer-"));
-    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const registry = `http://127.0.0.1:${await freePort()}/`;
     offline = {
       NPM_CONFIG_REGISTRY: registry,
       BUN_CONFIG_REGISTRY: registry,

@@ -20,6 +20,7 @@ import { connect, serve, WebSocketHandshakeError, type WebSocketServer } from ".
 import { BIN, killChildren, startChild } from "../client/_children.ts";
 import { within } from "../client/_probe.ts";
 import { skipName } from "../helpers/skip.ts";
+import { freePort } from "../interop/_processes.ts";
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -42,15 +43,6 @@ async function rawServer(onSocket: (socket: net.Socket) => void): Promise<number
     return new Promise((resolve) => server.close(resolve));
   });
   return (server.address() as net.AddressInfo).port;
-}
-
-/** A port on 127.0.0.1 that nothing listens on: one node:net had, and has closed. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function plainServer(): WebSocketServer {
@@ -149,7 +141,7 @@ describe("serve() cannot listen: one wording on both runtimes", () => {
 
 describe("connect() fails: one wording on both runtimes", () => {
   test("refused: nothing listens on the port", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const error = await connectError(`ws://127.0.0.1:${port}/`);
     assertHandshakeError(
       error,
@@ -160,7 +152,7 @@ describe("connect() fails: one wording on both runtimes", () => {
   });
 
   test("the URL in the message is the one dialled (http:// taken as ws://)", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const error = await connectError(`http://127.0.0.1:${port}/chat?room=1`);
     assert.match(
       error.message,

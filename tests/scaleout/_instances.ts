@@ -6,6 +6,7 @@
  */
 
 import { BIN, type Child, startChild } from "../helpers/example_process.ts";
+import type { RedisBackplaneStats } from "../../redis.ts";
 import { within } from "./_clients.ts";
 
 /** A running instance: its process, port and the backplane events it printed. */
@@ -89,6 +90,14 @@ export function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+const opened = new Set<TopicClient>();
+
+/** Closes every client {@link connectClient} opened that is still open (from `after`). */
+export function closeOpenClients(): void {
+  for (const client of opened) client.ws.close();
+  opened.clear();
+}
+
 /** Connects client `id` to `instance`, subscribed to `topics` from the start. */
 export async function connectClient(
   instance: Instance,
@@ -131,7 +140,7 @@ export async function connectClient(
     ms,
     `opening ${url}`,
   );
-  return {
+  const client: TopicClient = {
     id,
     instance,
     ws,
@@ -167,20 +176,15 @@ export async function connectClient(
     },
     closed,
   };
+  opened.add(client);
+  closed.then(() => opened.delete(client));
+  return client;
 }
 
 /** The backplane's state and counters of an instance, asked through one of its clients. */
 export interface InstanceStats {
   state: string;
-  stats: {
-    published: number;
-    dropped: number;
-    received: number;
-    delivered: number;
-    own: number;
-    invalid: number;
-    outages: number;
-  };
+  stats: RedisBackplaneStats;
   rss: number;
   /** Heap in use plus external memory (array buffers): what the process holds. */
   held: number;

@@ -21,6 +21,7 @@ import {
 import { skipSuite } from "../helpers/skip.ts";
 import { StreamClient } from "../pubsub/_stream_client.ts";
 import {
+  closeOpenClients,
   connectClient,
   hex,
   type Instance,
@@ -58,7 +59,6 @@ describe(
     if (!HAVE_REDIS) return skipSuite(NO_REDIS_REASON);
     let redis: RedisServer;
     let instances: Instance[];
-    const open: TopicClient[] = [];
 
     before(async () => {
       redis = await startRedis();
@@ -66,15 +66,9 @@ describe(
     });
 
     after(async () => {
-      for (const client of open) client.ws.close();
+      closeOpenClients();
       await killChildren();
     });
-
-    async function connect(instance: Instance, id: string, topics: string[]) {
-      const client = await connectClient(instance, id, topics);
-      open.push(client);
-      return client;
-    }
 
     /** Waits until every instance's subscriptions are active on Redis. */
     async function settle(clients: TopicClient[]): Promise<void> {
@@ -92,7 +86,8 @@ describe(
           ...await Promise.all(
             Array.from(
               { length: Math.min(50, CLIENTS - start) },
-              (_, k) => connect(instances[(start + k) % 3], `c${start + k}`, topicsOf(start + k)),
+              (_, k) =>
+                connectClient(instances[(start + k) % 3], `c${start + k}`, topicsOf(start + k)),
             ),
           ),
         );
@@ -170,12 +165,12 @@ describe(
 
     test("unsubscribing and every kind of close stop delivery; the last one leaves the channel", async () => {
       const [zero, one, two] = instances;
-      const stays = await connect(zero, "stays", ["u"]);
-      const publisher = await connect(two, "publisher", ["u"]);
-      const unsubscribes = await connect(one, "unsubscribes", ["u"]);
-      const closes = await connect(one, "closes", ["u"]);
-      const dropped = await connect(one, "dropped", []);
-      const closedByServer = await connect(one, "closed-by-server", ["u"]);
+      const stays = await connectClient(zero, "stays", ["u"]);
+      const publisher = await connectClient(two, "publisher", ["u"]);
+      const unsubscribes = await connectClient(one, "unsubscribes", ["u"]);
+      const closes = await connectClient(one, "closes", ["u"]);
+      const dropped = await connectClient(one, "dropped", []);
+      const closedByServer = await connectClient(one, "closed-by-server", ["u"]);
       // An abrupt end (no close frame, TCP reset) needs a raw socket: the built-in client can't.
       const abrupt = await StreamClient.open(one.port, { path: "/?id=abrupt&topics=u" });
       assert.equal(await dropped.request({ op: "sub", topic: "u" }), true);
@@ -234,9 +229,9 @@ describe(
       const leaving = await startInstance(RUNTIMES[1], redis.url, DEADLINE, {
         CLOSE_PUBLISH: "goodbyes",
       });
-      const watcher = await connect(instances[0], "watcher", ["goodbyes"]);
+      const watcher = await connectClient(instances[0], "watcher", ["goodbyes"]);
       const members = await Promise.all(
-        ["m1", "m2", "m3"].map((id) => connect(leaving, id, [])),
+        ["m1", "m2", "m3"].map((id) => connectClient(leaving, id, [])),
       );
       await watcher.request({ op: "settle" });
       leaving.child.signal("SIGTERM"); // the instance shuts down gracefully
@@ -249,9 +244,9 @@ describe(
 
     test("an instance receives from Redis only the topics its connections follow", async () => {
       const [zero, one, two] = instances;
-      const a = await connect(zero, "only-a", ["only"]);
-      const b = await connect(one, "only-b", ["only"]);
-      const bystander = await connect(two, "bystander", ["elsewhere"]);
+      const a = await connectClient(zero, "only-a", ["only"]);
+      const b = await connectClient(one, "only-b", ["only"]);
+      const bystander = await connectClient(two, "bystander", ["elsewhere"]);
       await settle([a, b, bystander]);
       const numsub = await redisCommand(redis.port, [
         "PUBSUB",

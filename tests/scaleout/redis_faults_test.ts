@@ -15,8 +15,8 @@ import { HAVE_REDIS, killChildren, NO_REDIS_REASON, startRedis } from "../helper
 import { skipSuite } from "../helpers/skip.ts";
 import { freePort } from "../interop/_processes.ts";
 import {
+  closeOpenClients,
   connectClient,
-  type Instance,
   startInstance,
   statsOf,
   type TopicClient,
@@ -36,17 +36,10 @@ const RECOVERY_BOUND_MS = 2_000 * 1.2 + 800;
 /** Default health check: an unanswered PING is noticed within two intervals (2 × 2 s). */
 const FREEZE_BOUND_MS = 2 * 2_000 + 1_000;
 
-const open: TopicClient[] = [];
 after(async () => {
-  for (const client of open) client.ws.close();
+  closeOpenClients();
   await killChildren();
 });
-
-async function connect(instance: Instance, id: string, topics: string[]) {
-  const client = await connectClient(instance, id, topics);
-  open.push(client);
-  return client;
-}
 
 /** The numbers in `received` (messages `n<k>`), in order. */
 function numbers(client: TopicClient): number[] {
@@ -76,9 +69,9 @@ describe("backplane faults", () => {
       startInstance(FIRST, url, DEADLINE),
       startInstance(SECOND, url, DEADLINE),
     ]);
-    const local1 = await connect(a, "local1", ["k"]);
-    const local2 = await connect(a, "local2", ["k"]);
-    const remote = await connect(b, "remote", ["k"]);
+    const local1 = await connectClient(a, "local1", ["k"]);
+    const local2 = await connectClient(a, "local2", ["k"]);
+    const remote = await connectClient(b, "remote", ["k"]);
     local1.send({ op: "pub", topic: "k", data: "n0" });
     await local2.until(() => local2.received.length === 1, 5_000, "local delivery");
     // Retrying meanwhile (attempts at about 0, 0.1, 0.3, 0.7 and 1.5 s, then every 2 s), but
@@ -111,9 +104,9 @@ describe("backplane faults", () => {
       startInstance(FIRST, redis.url, DEADLINE),
       startInstance(SECOND, redis.url, DEADLINE),
     ]);
-    const publisher = await connect(a, "publisher", []);
-    const near = await connect(a, "near", ["k"]);
-    const far = await connect(b, "far", ["k"]);
+    const publisher = await connectClient(a, "publisher", []);
+    const near = await connectClient(a, "near", ["k"]);
+    const far = await connectClient(b, "far", ["k"]);
     await far.request({ op: "settle" });
     const publishing = startPublishing(publisher, "k");
     await far.until(() => far.received.length >= 50, 10_000, "steady traffic");
@@ -171,7 +164,7 @@ describe("backplane faults", () => {
   test("publishing through an outage keeps memory bounded", async () => {
     const redis = await startRedis();
     const a = await startInstance(FIRST, redis.url, DEADLINE);
-    const publisher = await connect(a, "big-publisher", []);
+    const publisher = await connectClient(a, "big-publisher", []);
     await waitForEvent(a, (e) => e.type === "up", 10_000);
     await redis.kill();
     await waitForEvent(a, (e) => e.type === "down", 5_000);
@@ -200,8 +193,8 @@ describe("backplane faults", () => {
       startInstance(FIRST, redis.url, DEADLINE),
       startInstance(SECOND, redis.url, DEADLINE),
     ]);
-    const near = await connect(a, "frozen-near", ["f"]);
-    const far = await connect(b, "frozen-far", ["f"]);
+    const near = await connectClient(a, "frozen-near", ["f"]);
+    const far = await connectClient(b, "frozen-far", ["f"]);
     await far.request({ op: "settle" });
     redis.freeze();
     const frozen = Date.now();
@@ -241,8 +234,8 @@ describe("backplane faults", () => {
     assert.equal(bad.child.stderr(), "");
     // Both serve their own clients.
     for (const instance of [good, bad]) {
-      const one = await connect(instance, `${instance.runtime}-one`, ["p"]);
-      const two = await connect(instance, `${instance.runtime}-two`, ["p"]);
+      const one = await connectClient(instance, `${instance.runtime}-one`, ["p"]);
+      const two = await connectClient(instance, `${instance.runtime}-two`, ["p"]);
       one.send({ op: "pub", topic: "p", data: "hello" });
       await two.until(() => two.received.length === 1, 5_000, "local delivery");
     }
