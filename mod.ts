@@ -45,10 +45,10 @@ export {
   type SendStatus,
   WebSocketConnection,
   type WebSocketHandler,
-} from "./src/connection.ts";
-export type { SendData } from "./src/message_frame.ts";
+} from "./src/connection/connection.ts";
+export type { SendData } from "./src/connection/message_frame.ts";
 export type { Backplane, BackplaneReceipt } from "./src/backplane.ts";
 export { CloseCode, isValidCloseCode } from "./src/protocol/close_codes.ts";
 export type { PerMessageDeflateOptions } from "./src/handshake/permessage_deflate.ts";
-export type { SendOptions } from "./src/compression.ts";
+export type { SendOptions } from "./src/connection/compression.ts";
 export type { ClientTlsOptions, NetAddress, TlsCertificate } from "./src/transport.ts";

@@ -10,7 +10,7 @@ import {
   resolveConnectionOptions,
   WebSocketConnection,
   type WebSocketHandler,
-} from "./connection.ts";
+} from "./connection/connection.ts";
 import { DialFailure, WebSocketHandshakeError } from "./errors.ts";
 import { generateClientKey } from "./handshake/accept_key.ts";
 import { buildUpgradeRequest, checkUpgradeResponse } from "./handshake/client_handshake.ts";
@@ -20,9 +20,9 @@ import {
   resolveDeflateOptions,
 } from "./handshake/permessage_deflate.ts";
 import { listHasToken, parseResponseHead } from "./handshake/http_head.ts";
-import { concatBytes, readHead } from "./handshake/read_head.ts";
+import { concatBytes, readHead } from "./connection/read_head.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
-import { type ChunkReader, openChunkReader } from "./chunk_reader.ts";
+import { type ChunkReader, openChunkReader } from "./connection/chunk_reader.ts";
 import { checkConnectOptions } from "./options.ts";
 
 /**

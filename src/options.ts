@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { ConnectionOptions, WebSocketHandler } from "./connection.ts";
+import type { ConnectionOptions, WebSocketHandler } from "./connection/connection.ts";
 import type { ServeOptions } from "./server.ts";
 import type { ConnectOptions } from "./client.ts";
 import type { PerMessageDeflateOptions } from "./handshake/permessage_deflate.ts";

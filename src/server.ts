@@ -11,9 +11,9 @@ import {
   resolveConnectionOptions,
   WebSocketConnection,
   type WebSocketHandler,
-} from "./connection.ts";
+} from "./connection/connection.ts";
 import type { Backplane } from "./backplane.ts";
-import type { SendData } from "./message_frame.ts";
+import type { SendData } from "./connection/message_frame.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
 import {
   type HttpError,
@@ -22,7 +22,7 @@ import {
   type RequestHead,
 } from "./handshake/http_head.ts";
 import { errorResponse, serializeFetchResponse } from "./handshake/http_response.ts";
-import { concatBytes, readHead } from "./handshake/read_head.ts";
+import { concatBytes, readHead } from "./connection/read_head.ts";
 import {
   acceptResponse,
   isWebSocketUpgrade,
@@ -36,13 +36,13 @@ import type {
   TlsCertificate,
   Transport,
 } from "./transport.ts";
-import { TopicRegistry } from "./pubsub.ts";
+import { TopicRegistry } from "./connection/topics.ts";
 import {
   negotiateServer,
   type PerMessageDeflateOptions,
   resolveDeflateOptions,
 } from "./handshake/permessage_deflate.ts";
-import { type ChunkReader, openChunkReader } from "./chunk_reader.ts";
+import { type ChunkReader, openChunkReader } from "./connection/chunk_reader.ts";
 import { checkServeOptions } from "./options.ts";
 
 /** What the `upgrade` hook learns besides the request. */

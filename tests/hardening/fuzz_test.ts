@@ -20,7 +20,7 @@ import {
   isPlausibleRequestStart,
   parseRequestHead,
 } from "../../src/handshake/http_head.ts";
-import { readHead } from "../../src/handshake/read_head.ts";
+import { readHead } from "../../src/connection/read_head.ts";
 import { fuzzSeed, hex, randomChunks, Rng } from "./_prng.ts";
 import {
   describeEvents,

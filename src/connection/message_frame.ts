@@ -4,8 +4,8 @@
  * @module
  */
 
-import { firstHeaderByte, frameHeaderLength, writeFrame } from "./protocol/frame_encoder.ts";
-import { Opcode } from "./protocol/opcodes.ts";
+import { firstHeaderByte, frameHeaderLength, writeFrame } from "../protocol/frame_encoder.ts";
+import { Opcode } from "../protocol/opcodes.ts";
 
 /** What `send` accepts: text, or bytes in any of the usual shapes. */
 export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;

@@ -6,18 +6,18 @@
  * @module
  */
 
-import { CloseCode } from "./protocol/close_codes.ts";
-import { encodeClosePayload } from "./protocol/close_frame.ts";
-import { firstHeaderByte, frameHeaderLength, writeFrame } from "./protocol/frame_encoder.ts";
-import { Opcode } from "./protocol/opcodes.ts";
-import { Receiver, type ReceiverHandler } from "./protocol/receiver.ts";
-import type { NetAddress, Transport } from "./transport.ts";
+import { CloseCode } from "../protocol/close_codes.ts";
+import { encodeClosePayload } from "../protocol/close_frame.ts";
+import { firstHeaderByte, frameHeaderLength, writeFrame } from "../protocol/frame_encoder.ts";
+import { Opcode } from "../protocol/opcodes.ts";
+import { Receiver, type ReceiverHandler } from "../protocol/receiver.ts";
+import type { NetAddress, Transport } from "../transport.ts";
 import type { ChunkReader } from "./chunk_reader.ts";
 import { returnWriteBuffer, takeWriteBuffer, WRITE_BUFFER_SIZE } from "./write_buffers.ts";
-import { SEND_ENCODED_FRAME, type TopicRegistry } from "./pubsub.ts";
+import { SEND_ENCODED_FRAME, type TopicRegistry } from "./topics.ts";
 import { type SendData, toBytes } from "./message_frame.ts";
 import { InboundDeflate, OutboundDeflate, type SendOptions } from "./compression.ts";
-import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
+import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 
 /** A message as the application sees it: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;

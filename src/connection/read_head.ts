@@ -4,7 +4,7 @@
  * @module
  */
 
-import { findHeadEnd, type HttpError } from "./http_head.ts";
+import { findHeadEnd, type HttpError } from "../handshake/http_head.ts";
 
 /** A head's bytes (ending with the blank line) and whatever arrived after it. */
 export interface ReceivedHead {

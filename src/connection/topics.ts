@@ -13,7 +13,7 @@ import {
   newOrigin,
   openEnvelope,
   writeEnvelopeHeader,
-} from "./backplane.ts";
+} from "../backplane.ts";
 import { encodeMessageFrame, type SendData } from "./message_frame.ts";
 
 /** The method a subscriber implements to take a shared frame; kept off the public API. */

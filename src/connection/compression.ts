@@ -9,10 +9,10 @@
  */
 
 import * as zlib from "node:zlib";
-import { CloseCode } from "./protocol/close_codes.ts";
-import { Opcode } from "./protocol/opcodes.ts";
-import type { ReceiverHandler } from "./protocol/receiver.ts";
-import type { DeflateAgreement } from "./handshake/permessage_deflate.ts";
+import { CloseCode } from "../protocol/close_codes.ts";
+import { Opcode } from "../protocol/opcodes.ts";
+import type { ReceiverHandler } from "../protocol/receiver.ts";
+import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 import { SerialQueue } from "./serial_queue.ts";
 
 /** The four bytes a sync flush ends with; stripped when sending, put back when inflating. */
