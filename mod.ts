@@ -27,28 +27,31 @@ export { connect } from "./src/runtime/connect.ts";
 export type { ConnectOptions } from "./src/client.ts";
 export { WebSocketHandshakeError } from "./src/errors.ts";
 export { allowOrigins, type AllowOriginsOptions } from "./src/origin.ts";
-export {
-  type RequestInfo,
-  type ServeOptions,
-  type ShutdownOptions,
-  type UpgradeInfo,
-  type UpgradeOptions,
-  type UpgradeResult,
+export type {
+  RequestInfo,
+  ServeOptions,
+  ShutdownOptions,
+  UpgradeInfo,
+  UpgradeOptions,
+  UpgradeResult,
   WebSocketServer,
 } from "./src/server.ts";
 export {
   type CloseInfo,
-  type ConnectionOptions,
-  DEFAULT_CONNECTION_OPTIONS,
   type Message,
   ReadyState,
+  type SendData,
+  type SendOptions,
   type SendStatus,
-  WebSocketConnection,
+  type ServerWebSocket,
+  type WebSocketConnection,
   type WebSocketHandler,
-} from "./src/connection/connection.ts";
-export type { SendData } from "./src/connection/message_frame.ts";
+} from "./src/connection/websocket.ts";
+export {
+  type ConnectionOptions,
+  DEFAULT_CONNECTION_OPTIONS,
+} from "./src/connection/connection_options.ts";
 export type { Backplane, BackplaneReceipt } from "./src/backplane.ts";
 export { CloseCode, isValidCloseCode } from "./src/protocol/close_codes.ts";
 export type { PerMessageDeflateOptions } from "./src/handshake/permessage_deflate.ts";
-export type { SendOptions } from "./src/connection/compression.ts";
 export type { ClientTlsOptions, NetAddress, TlsCertificate } from "./src/transport.ts";

@@ -73,7 +73,7 @@ function parseCase(size: number, frames: number, owned: boolean): CodecCase {
     onPing() {},
     onPong() {},
     onClose() {},
-    onProtocolError(code, reason) {
+    onProtocolError({ code, reason }) {
       throw new Error(`parse failed: ${code} ${reason}`);
     },
   };

@@ -1,16 +1,16 @@
 /**
  * The client: dial (through a runtime adapter), run the opening handshake, and hand the socket to
- * a {@link WebSocketConnection} in the client role (masking every frame, refusing masked ones).
+ * a connection ({@link WebSocketConnection}) in the client role (masking every frame, refusing masked ones).
  * Knows nothing of Deno or Bun: the adapter's dial function is passed in.
  * @module
  */
 
+import { Connection } from "./connection/connection.ts";
 import {
   type ConnectionOptions,
   resolveConnectionOptions,
-  WebSocketConnection,
-  type WebSocketHandler,
-} from "./connection/connection.ts";
+} from "./connection/connection_options.ts";
+import type { WebSocketConnection, WebSocketHandler } from "./connection/websocket.ts";
 import { DialFailure, WebSocketHandshakeError } from "./errors.ts";
 import { generateClientKey } from "./handshake/accept_key.ts";
 import { buildUpgradeRequest, checkUpgradeResponse } from "./handshake/client_handshake.ts";
@@ -19,8 +19,10 @@ import {
   type PerMessageDeflateOptions,
   resolveDeflateOptions,
 } from "./handshake/permessage_deflate.ts";
-import { listHasToken, parseResponseHead } from "./handshake/http_head.ts";
-import { concatBytes, readHead } from "./connection/read_head.ts";
+import { latin1, listHasToken, parseResponseHead } from "./handshake/http_head.ts";
+import { readHead } from "./connection/read_head.ts";
+import { decodeChunks } from "./handshake/chunked_body.ts";
+import { concatBytes, ignore } from "./protocol/bytes.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
 import { type ChunkReader, openChunkReader } from "./connection/chunk_reader.ts";
 import { checkConnectOptions } from "./options.ts";
@@ -49,7 +51,7 @@ export interface ConnectOptions<T = undefined> extends ConnectionOptions {
   /** TLS settings for `wss://`: extra CA certificates, the name to verify. */
   tls?: ClientTlsOptions;
   /** Callbacks, as on the server. Without `message`, iterate the connection instead. */
-  websocket?: WebSocketHandler<T>;
+  websocket?: WebSocketHandler<T, WebSocketConnection<T>>;
   /** Application data, available as `ws.data`. */
   data?: T;
   /** Largest response head accepted, in bytes. Defaults to 16 KiB. */
@@ -160,7 +162,7 @@ export async function connectWith<T = undefined>(
         // A TLS record (an alert, say) in answer to plain HTTP: a wss:// server.
         answeredWithTls = bytes.length >= 2 && (bytes[0] === 0x15 || bytes[0] === 0x16) &&
           bytes[1] === 0x03;
-        return bytes.length < 5 || latin1Prefix(bytes, 5) === "HTTP/";
+        return bytes.length < 5 || latin1(bytes, 0, 5) === "HTTP/";
       },
       { status: 0, message: "the server did not answer with HTTP" },
     );
@@ -197,7 +199,7 @@ export async function connectWith<T = undefined>(
     }
     if (failure !== null) throw failure;
 
-    const ws = new WebSocketConnection<T>({
+    const ws = new Connection<T>({
       transport,
       reader,
       writer,
@@ -277,52 +279,9 @@ async function readErrorBody(
   ) {
     const next = await reader.read().catch(() => null);
     if (next === null || next.done) break;
-    body = concatBytes(body, next.value);
+    body = concatBytes([body, next.value]); // a copy: the reader reuses its chunks
     if (chunked) decoded = decodeChunks(body);
   }
   if (decoded !== null) body = decoded.data;
   return new TextDecoder().decode(body.subarray(0, wanted));
 }
-
-/** The data of the complete chunks in `bytes`, and whether the last chunk (size 0) has come. */
-function decodeChunks(
-  bytes: Uint8Array,
-): { data: Uint8Array; length: number; complete: boolean } {
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  let at = 0;
-  while (true) {
-    let lineEnd = at;
-    while (lineEnd + 1 < bytes.length && !(bytes[lineEnd] === 13 && bytes[lineEnd + 1] === 10)) {
-      lineEnd++;
-    }
-    if (lineEnd + 1 >= bytes.length) break; // the size line has not fully arrived
-    const sizeLine = bytes.subarray(at, Math.min(lineEnd, at + 64));
-    const sizeText = latin1Prefix(sizeLine, sizeLine.length).split(";")[0].trim();
-    const size = /^[0-9a-fA-F]{1,8}$/.test(sizeText) ? parseInt(sizeText, 16) : -1;
-    // A malformed size line ends the body: there is nothing more to understand in it.
-    if (size <= 0) return { data: joinParts(parts, length), length, complete: true };
-    const dataStart = lineEnd + 2;
-    if (bytes.length < dataStart + size + 2) break; // the chunk has not fully arrived
-    parts.push(bytes.subarray(dataStart, dataStart + size));
-    length += size;
-    at = dataStart + size + 2;
-  }
-  return { data: joinParts(parts, length), length, complete: false };
-}
-
-function joinParts(parts: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-function latin1Prefix(bytes: Uint8Array, length: number): string {
-  return String.fromCharCode(...bytes.subarray(0, length));
-}
-
-function ignore(): void {}

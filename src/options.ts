@@ -15,7 +15,8 @@
  * @module
  */
 
-import type { ConnectionOptions, WebSocketHandler } from "./connection/connection.ts";
+import type { ConnectionOptions } from "./connection/connection_options.ts";
+import type { WebSocketHandler } from "./connection/websocket.ts";
 import type { ServeOptions } from "./server.ts";
 import type { ConnectOptions } from "./client.ts";
 import type { PerMessageDeflateOptions } from "./handshake/permessage_deflate.ts";

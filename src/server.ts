@@ -1,17 +1,16 @@
 /**
  * The server: takes connections from a runtime adapter, runs the HTTP side (the upgrade, or the
- * application's `fetch` handler), and hands upgraded sockets to {@link WebSocketConnection}s.
+ * application's `fetch` handler), and hands upgraded sockets to connections ({@link ServerWebSocket}).
  * Knows nothing of Deno or Bun: the adapter is passed in.
  * @module
  */
 
+import { CLOSE_HANDLED, Connection } from "./connection/connection.ts";
 import {
-  CLOSE_HANDLED,
   type ConnectionOptions,
   resolveConnectionOptions,
-  WebSocketConnection,
-  type WebSocketHandler,
-} from "./connection/connection.ts";
+} from "./connection/connection_options.ts";
+import type { ServerWebSocket, WebSocketHandler } from "./connection/websocket.ts";
 import type { Backplane } from "./backplane.ts";
 import type { SendData } from "./connection/message_frame.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
@@ -22,7 +21,8 @@ import {
   type RequestHead,
 } from "./handshake/http_head.ts";
 import { errorResponse, serializeFetchResponse } from "./handshake/http_response.ts";
-import { concatBytes, readHead } from "./connection/read_head.ts";
+import { readHead } from "./connection/read_head.ts";
+import { concatBytes, ignore } from "./protocol/bytes.ts";
 import {
   acceptResponse,
   isWebSocketUpgrade,
@@ -186,8 +186,8 @@ export class WebSocketServer<T = undefined> {
   readonly #handler: WebSocketHandler<T>;
   readonly #listener: Listener;
   readonly #scheme: "http" | "https";
-  readonly #connections = new Set<WebSocketConnection<T>>();
-  readonly #topics: TopicRegistry<WebSocketConnection<T>>;
+  readonly #connections = new Set<Connection<T>>();
+  readonly #topics: TopicRegistry<Connection<T>>;
   /** Sockets still in the HTTP phase, with a function that drops each. */
   readonly #handshaking = new Set<() => void>();
   #shutdown: Promise<void> | null = null;
@@ -238,7 +238,7 @@ export class WebSocketServer<T = undefined> {
   }
 
   /** The open WebSocket connections. */
-  connections(): IterableIterator<WebSocketConnection<T>> {
+  connections(): IterableIterator<ServerWebSocket<T>> {
     return this.#connections.values();
   }
 
@@ -391,7 +391,7 @@ export class WebSocketServer<T = undefined> {
     else responseHeaders.set("sec-websocket-extensions", deflate.response);
     const response = await acceptResponse(upgrade.key, protocol ?? "", responseHeaders);
     writer.write(response).catch(ignore);
-    const ws = new WebSocketConnection<T>({
+    const ws = new Connection<T>({
       transport,
       reader,
       writer,
@@ -496,7 +496,7 @@ export class WebSocketServer<T = undefined> {
     while (body.length < length) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done || value === undefined) return { status: 400, message: "Request body ended early" };
-      body = concatBytes(body, value);
+      body = concatBytes([body, value]); // a copy: the reader reuses its chunks
     }
     return body.subarray(0, length);
   }
@@ -534,5 +534,3 @@ function isPlausibleHost(host: string): boolean {
   }
   return true;
 }
-
-function ignore(): void {}

@@ -9,7 +9,8 @@
  */
 
 import * as zlib from "node:zlib";
-import { CloseCode } from "../protocol/close_codes.ts";
+import { concatBytes } from "../protocol/bytes.ts";
+import { type CloseDecision, closeFor } from "../protocol/close_causes.ts";
 import { Opcode } from "../protocol/opcodes.ts";
 import type { ReceiverHandler } from "../protocol/receiver.ts";
 import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
@@ -19,7 +20,6 @@ import { SerialQueue } from "./serial_queue.ts";
 const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 /** An empty compressed message: one empty stored block, as the trailer leaves it (§7.2.3.6). */
 const EMPTY_DEFLATED = new Uint8Array([0x00]);
-const EMPTY = new Uint8Array(0);
 const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 /** zlib hands out output in chunks of this size (its default is 16 KiB). */
 const CHUNK_SIZE = 64 * 1024;
@@ -32,17 +32,6 @@ function writeAndFlush(stream: ZlibStream, input: Uint8Array | null): Promise<vo
     if (input !== null && input.length > 0) stream.write(input);
     stream.flush(Z_SYNC_FLUSH, () => resolve());
   });
-}
-
-function joinChunks(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /** A zlib Buffer as a plain Uint8Array over the same memory. */
@@ -81,7 +70,7 @@ export class InboundDeflate {
   #binary: Uint8Array[] = [];
   #text: string[] = [];
   /** Set by the data listener when the message broke a rule; the message is abandoned. */
-  #failure: { code: number; reason: string } | null = null;
+  #failure: CloseDecision | null = null;
   /** Wakes the task waiting on the current flush (also when the inflater fails). */
   #wake: (() => void) | null = null;
 
@@ -123,9 +112,9 @@ export class InboundDeflate {
         if (this.#queue.running) this.#queue.push({ call: () => handler.onClose(code, reason) });
         else handler.onClose(code, reason);
       },
-      onProtocolError: (code, reason) => {
+      onProtocolError: (decision) => {
         this.stop();
-        handler.onProtocolError(code, reason);
+        handler.onProtocolError(decision);
       },
       onCompressedFrame: (opcode, payload, fin) => {
         this.#backlog += payload.length;
@@ -162,8 +151,8 @@ export class InboundDeflate {
     const inflater = zlib.createInflateRaw({ windowBits: 15, chunkSize: CHUNK_SIZE });
     inflater.on("data", (chunk: Uint8Array) => this.#onInflated(chunk));
     inflater.on("error", (error: Error) => {
-      this.#failure ??= { code: CloseCode.InvalidPayload, reason: `invalid compressed data` };
-      void error;
+      // zlib's words ("invalid block type", ...) go with the reason: they say what was wrong.
+      this.#failure ??= closeFor("invalid-compressed-data", 0, error.message);
       this.#inflater = null;
       this.#wake?.();
     });
@@ -185,9 +174,9 @@ export class InboundDeflate {
     this.#wake = null;
     if (this.#stopped) return;
     if (this.#failure !== null) {
-      const { code, reason } = this.#failure;
+      const failure = this.#failure;
       this.stop();
-      this.#handler.onProtocolError(code, reason);
+      this.#handler.onProtocolError(failure);
       return;
     }
     if (!fin) return;
@@ -198,13 +187,13 @@ export class InboundDeflate {
         if (tail.length > 0) this.#text.push(tail);
       } catch {
         this.stop();
-        this.#handler.onProtocolError(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+        this.#handler.onProtocolError(closeFor("invalid-utf8"));
         return;
       }
       message = this.#text.length === 1 ? this.#text[0] : this.#text.join("");
       this.#text = [];
     } else {
-      message = this.#binary.length === 0 ? EMPTY : joinChunks(this.#binary, this.#length);
+      message = concatBytes(this.#binary, this.#length);
       this.#binary = [];
     }
     this.#opcode = 0;
@@ -221,10 +210,7 @@ export class InboundDeflate {
     if (this.#failure !== null || this.#stopped) return;
     this.#length += chunk.length;
     if (this.#length > this.#maxPayload) {
-      this.#failure = {
-        code: CloseCode.MessageTooBig,
-        reason: `message exceeds ${this.#maxPayload} bytes`,
-      };
+      this.#failure = closeFor("message-too-big", this.#maxPayload);
       // Stop inflating now: the rest of a bomb is never expanded.
       this.#inflater?.close();
       this.#inflater = null;
@@ -236,10 +222,7 @@ export class InboundDeflate {
         const text = this.#decoder.decode(chunk, { stream: true });
         if (text.length > 0) this.#text.push(text);
       } catch {
-        this.#failure = {
-          code: CloseCode.InvalidPayload,
-          reason: "text message is not valid UTF-8",
-        };
+        this.#failure = closeFor("invalid-utf8");
         this.#inflater?.close();
         this.#inflater = null;
         this.#wake?.();
@@ -252,17 +235,8 @@ export class InboundDeflate {
 
 // --------------------------------------------------------------------------------- sending
 
-/** Options for one `send`. */
-export interface SendOptions {
-  /**
-   * With permessage-deflate negotiated, false sends this message uncompressed (e.g. data that is
-   * already compressed). Messages below the `threshold` are never compressed. Default true.
-   */
-  compress?: boolean;
-}
-
-/** Where the outbound chain puts what it releases: the connection's frame queue. */
-export interface FrameSink {
+/** Where the outbound chain puts what it releases: the sender's frame queue. */
+export interface DeflateOutput {
   /** Queues a frame (RSV1 set for a compressed message). */
   frame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void;
   /** Queues bytes already encoded as a frame (a published message). */
@@ -280,7 +254,7 @@ type OutboundTask =
  * pending, every later frame (other messages, pings, the close frame) waits behind it.
  */
 export class OutboundDeflate {
-  readonly #sink: FrameSink;
+  readonly #sink: DeflateOutput;
   readonly #agreement: DeflateAgreement;
   #deflater: zlib.DeflateRaw | null = null;
   #output: Uint8Array[] = [];
@@ -289,13 +263,17 @@ export class OutboundDeflate {
   /** True while the chain hands frames to the sink (which must then not hold them again). */
   #releasing = false;
   #stopped = false;
-  /** Bytes waiting in the chain (message sizes before compression). */
-  pendingBytes = 0;
+  #pendingBytes = 0;
 
   /** Creates the chain; frames go to `sink`. */
-  constructor(agreement: DeflateAgreement, sink: FrameSink) {
+  constructor(agreement: DeflateAgreement, sink: DeflateOutput) {
     this.#agreement = agreement;
     this.#sink = sink;
+  }
+
+  /** Bytes waiting in the chain (message sizes before compression). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
   }
 
   /**
@@ -305,7 +283,7 @@ export class OutboundDeflate {
    */
   offer(opcode: number, payload: Uint8Array, compress: boolean, owned: boolean): boolean {
     if (!compress || payload.length < this.#agreement.threshold || this.#stopped) return false;
-    this.pendingBytes += payload.length;
+    this.#pendingBytes += payload.length;
     // zlib reads the bytes later; the application may reuse its buffer as soon as send returns.
     this.#queue.push({ compress: owned ? payload : payload.slice(), opcode });
     return true;
@@ -314,7 +292,7 @@ export class OutboundDeflate {
   /** True (and the frame is queued) when frames must wait behind a pending compression. */
   hold(opcode: number, payload: Uint8Array, fin: boolean): boolean {
     if (!this.#queue.running || this.#releasing) return false;
-    this.pendingBytes += payload.length;
+    this.#pendingBytes += payload.length;
     this.#queue.push({ frame: payload.slice(), opcode, fin });
     return true;
   }
@@ -322,7 +300,7 @@ export class OutboundDeflate {
   /** Like {@link hold}, for an already encoded (and shared, never modified) frame. */
   holdRaw(bytes: Uint8Array): boolean {
     if (!this.#queue.running || this.#releasing) return false;
-    this.pendingBytes += bytes.length;
+    this.#pendingBytes += bytes.length;
     this.#queue.push({ raw: bytes });
     return true;
   }
@@ -339,7 +317,7 @@ export class OutboundDeflate {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#queue.stop();
-    this.pendingBytes = 0;
+    this.#pendingBytes = 0;
     this.#deflater?.close();
     this.#deflater = null;
   }
@@ -348,15 +326,15 @@ export class OutboundDeflate {
     if ("compress" in task) {
       return this.#compress(task.compress).then((compressed) => {
         if (this.#stopped) return;
-        this.pendingBytes -= task.compress.length;
+        this.#pendingBytes -= task.compress.length;
         this.#release(() => this.#sink.frame(task.opcode, compressed, true, true));
       });
     }
     if ("frame" in task) {
-      this.pendingBytes -= task.frame.length;
+      this.#pendingBytes -= task.frame.length;
       this.#release(() => this.#sink.frame(task.opcode, task.frame, task.fin, false));
     } else if ("raw" in task) {
-      this.pendingBytes -= task.raw.length;
+      this.#pendingBytes -= task.raw.length;
       this.#release(() => this.#sink.raw(task.raw));
     } else {
       this.#release(task.call);
@@ -392,7 +370,7 @@ export class OutboundDeflate {
   async #compress(data: Uint8Array): Promise<Uint8Array> {
     const deflater = this.#deflater ??= this.#createDeflater();
     await writeAndFlush(deflater, data);
-    let out = joinChunks(this.#output, this.#outputLength);
+    let out = concatBytes(this.#output, this.#outputLength);
     const length = this.#outputLength;
     this.#output = [];
     this.#outputLength = 0;

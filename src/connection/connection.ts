@@ -1,161 +1,32 @@
 /**
- * One open WebSocket over a {@link Transport}: the Web Streams side of the library. It feeds the
- * bytes it reads to the sans-I/O {@link Receiver}, batches the frames it sends into one write per
- * turn of the event loop, runs the closing handshake with its timeout, and calls the
- * application's handlers. The same class serves the server and the client end.
+ * One open WebSocket over a {@link Transport}: the Web Streams side of the library, on either
+ * end. It wires the parts together and moves bytes; the decisions are theirs:
+ * - {@link Inbound} (the sans-I/O receiver, and inflating) turns what it reads into events;
+ * - {@link Session} (sans I/O) decides the closing handshake: which close frame, who closes TCP;
+ * - {@link Sender} batches, masks, compresses and counts what it writes;
+ * - {@link Liveness} runs the idle timeout and the heartbeat;
+ * - {@link MessageQueue} holds messages for the pull-style API.
+ * What is left here: performing the session's steps with their timeout, application callbacks
+ * (isolated: one that throws closes only its own connection), and topics.
  * @module
  */
 
-import { CloseCode } from "../protocol/close_codes.ts";
-import { encodeClosePayload } from "../protocol/close_frame.ts";
-import { firstHeaderByte, frameHeaderLength, writeFrame } from "../protocol/frame_encoder.ts";
+import { EMPTY_BYTES, ignore } from "../protocol/bytes.ts";
+import { type CloseDecision, closeFor } from "../protocol/close_causes.ts";
 import { Opcode } from "../protocol/opcodes.ts";
-import { Receiver, type ReceiverHandler } from "../protocol/receiver.ts";
+import type { ReceiverHandler } from "../protocol/receiver.ts";
+import { type CloseInfo, Session, SessionState, type SessionStep } from "../protocol/session.ts";
+import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 import type { NetAddress, Transport } from "../transport.ts";
 import type { ChunkReader } from "./chunk_reader.ts";
-import { returnWriteBuffer, takeWriteBuffer, WRITE_BUFFER_SIZE } from "./write_buffers.ts";
-import { SEND_ENCODED_FRAME, type TopicRegistry } from "./topics.ts";
+import type { ConnectionOptions } from "./connection_options.ts";
+import { Inbound } from "./inbound.ts";
+import { Liveness } from "./liveness.ts";
 import { type SendData, toBytes } from "./message_frame.ts";
-import { InboundDeflate, OutboundDeflate, type SendOptions } from "./compression.ts";
-import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
-
-/** A message as the application sees it: text as a string, binary as bytes. */
-export type Message = string | Uint8Array;
-
-/**
- * What happened to a message handed to `send`:
- * - `"sent"`: queued for the socket, and the send buffer is within `backpressureLimit`;
- * - `"backpressure"`: queued, but the buffer is now over the limit: wait for `drain` (or
- *   `drained()`), because messages sent before it empties are dropped;
- * - `"dropped"`: not queued, because the buffer was already over the limit (see
- *   `closeOnBackpressureLimit`) or the connection is no longer open.
- */
-export type SendStatus = "sent" | "backpressure" | "dropped";
-
-/** The WHATWG `readyState` values. */
-export const ReadyState = {
-  /** The handshake has not finished. */
-  Connecting: 0,
-  /** Messages can be sent and received. */
-  Open: 1,
-  /** A close frame has been sent or received; the handshake is finishing. */
-  Closing: 2,
-  /** The connection is closed. */
-  Closed: 3,
-} as const;
-
-/** One of the {@link ReadyState} values. */
-export type ReadyState = typeof ReadyState[keyof typeof ReadyState];
-
-/** How a connection ended. */
-export interface CloseInfo {
-  /**
-   * The close code: the peer's (or 1005 when its close frame had none) after a closing
-   * handshake, the code this end sent after a protocol error, 1006 when the connection dropped.
-   */
-  code: number;
-  /** The close reason that went with the code. */
-  reason: string;
-  /** True when both close frames were exchanged before the socket closed. */
-  wasClean: boolean;
-}
-
-/**
- * Callbacks for connection events: the fast, push-style API. Every callback may be async; an
- * error it throws (or a promise it rejects) goes to `error` and closes that connection with 1011.
- */
-export interface WebSocketHandler<T = undefined> {
-  /** The connection is open and can send. */
-  open?(ws: WebSocketConnection<T>): void | Promise<void>;
-  /**
-   * A message arrived. Without this callback, messages are queued for
-   * `for await (const message of ws)` instead (the pull-style API). On a server, something must
-   * then read each connection (in `open`, say): one that nothing reads is reported once on the
-   * console (see `ServeOptions.websocket`).
-   */
-  message?(ws: WebSocketConnection<T>, message: Message): void | Promise<void>;
-  /** The send buffer has emptied after `send` returned `"backpressure"`. */
-  drain?(ws: WebSocketConnection<T>): void | Promise<void>;
-  /** A ping arrived (it has already been answered with a pong). */
-  ping?(ws: WebSocketConnection<T>, payload: Uint8Array): void | Promise<void>;
-  /** A pong arrived. */
-  pong?(ws: WebSocketConnection<T>, payload: Uint8Array): void | Promise<void>;
-  /** The connection is closed. Called exactly once per opened connection. */
-  close?(ws: WebSocketConnection<T>, code: number, reason: string): void | Promise<void>;
-  /** An application callback threw. The connection is closed with 1011. */
-  error?(ws: WebSocketConnection<T>, error: unknown): void | Promise<void>;
-}
-
-/** Limits and timers of one connection; servers and clients share them. */
-export interface ConnectionOptions {
-  /** Largest message accepted, summed across fragments; larger ones close with 1009. */
-  maxPayload?: number;
-  /** Most fragments one message may have; more close with 1009. */
-  maxFragments?: number;
-  /** How long to wait for the peer's close frame after sending ours, in ms. */
-  closeTimeout?: number;
-  /**
-   * Most bytes buffered for sending. A message that finds the buffer over this is dropped (and
-   * `send` says `"dropped"`), so a peer that does not read cannot grow the sender's memory.
-   */
-  backpressureLimit?: number;
-  /** Close a connection whose send buffer is over `backpressureLimit` (1008) instead of dropping. */
-  closeOnBackpressureLimit?: boolean;
-  /** Largest single frame accepted, in bytes; larger ones close with 1009. */
-  maxFrameSize?: number;
-  /**
-   * When nothing at all has arrived from the peer for this long (ms), close with 1001. 0 turns it
-   * off.
-   */
-  idleTimeout?: number;
-  /**
-   * Halfway through `idleTimeout` of silence, send a ping, so that a live but quiet peer answers
-   * and stays connected while a dead one is closed.
-   */
-  idlePing?: boolean;
-  /**
-   * Send a ping every this many ms; if nothing has arrived from the peer by the next one, it is
-   * taken for dead: the connection is dropped and reported with 1011. 0 (the default) turns it off.
-   */
-  heartbeatInterval?: number;
-  /** In the pull-style API, how many unread messages to queue before pausing reads. */
-  messageQueueLength?: number;
-}
-
-/** The defaults of {@link ConnectionOptions}. */
-export const DEFAULT_CONNECTION_OPTIONS: Readonly<Required<ConnectionOptions>> = {
-  // 64 MiB: above Bun's 16 MiB and the conformance suite's largest message (16 MiB).
-  maxPayload: 64 * 1024 * 1024,
-  // The conformance suite sends 4 MiB in 64-byte fragments (65,536 of them); allow twice that.
-  maxFragments: 131_072,
-  closeTimeout: 10_000,
-  // Bun's default; uWS uses 64 KiB. Large enough that a burst never drops, small enough to bound.
-  backpressureLimit: 16 * 1024 * 1024,
-  closeOnBackpressureLimit: false,
-  maxFrameSize: 64 * 1024 * 1024,
-  // Bun's and uWS's idle timeout, with Bun's pings when idle.
-  idleTimeout: 120_000,
-  idlePing: true,
-  heartbeatInterval: 0,
-  messageQueueLength: 16,
-};
-
-/** The connection options in `options` (server or client options), the rest from the defaults. */
-export function resolveConnectionOptions(options: ConnectionOptions): Required<ConnectionOptions> {
-  const defaults = DEFAULT_CONNECTION_OPTIONS;
-  return {
-    maxPayload: options.maxPayload ?? defaults.maxPayload,
-    maxFragments: options.maxFragments ?? defaults.maxFragments,
-    closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
-    backpressureLimit: options.backpressureLimit ?? defaults.backpressureLimit,
-    closeOnBackpressureLimit: options.closeOnBackpressureLimit ?? defaults.closeOnBackpressureLimit,
-    maxFrameSize: options.maxFrameSize ?? defaults.maxFrameSize,
-    idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
-    idlePing: options.idlePing ?? defaults.idlePing,
-    heartbeatInterval: options.heartbeatInterval ?? defaults.heartbeatInterval,
-    messageQueueLength: options.messageQueueLength ?? defaults.messageQueueLength,
-  };
-}
+import { type Message, MessageQueue } from "./message_queue.ts";
+import { Sender, type SendStatus } from "./sender.ts";
+import { SEND_ENCODED_FRAME, type TopicRegistry } from "./topics.ts";
+import type { ReadyState, SendOptions, ServerWebSocket, WebSocketHandler } from "./websocket.ts";
 
 /** Everything a connection is created with; assembled by the server or the client. */
 export interface ConnectionInit<T> {
@@ -171,134 +42,114 @@ export interface ConnectionInit<T> {
   protocol: string;
   /** The negotiated extensions header, or "". */
   extensions: string;
-  /** permessage-deflate as negotiated, or null/absent when the connection is uncompressed. */
-  deflate?: DeflateAgreement | null;
+  /** permessage-deflate as negotiated, or null when the connection is uncompressed. */
+  deflate: DeflateAgreement | null;
   /** Per-connection application data. */
   data: T;
-  /** The application's callbacks. */
-  handler: WebSocketHandler<T>;
+  /** The application's callbacks (a client's get the same object, without topics). */
+  // deno-lint-ignore no-explicit-any
+  handler: WebSocketHandler<T, any>;
   /** Limits and timers, already merged with the defaults. */
   options: Required<ConnectionOptions>;
   /** The server's topics; null on the client side, which has none. */
-  topics: TopicRegistry<WebSocketConnection<T>> | null;
+  topics: TopicRegistry<Connection<T>> | null;
 }
 
 /** The method that tells when a connection's `close` callback is done; kept off the public API. */
 export const CLOSE_HANDLED: unique symbol = Symbol("edgews.closeHandled");
 
 const encoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);
 /** Server handlers whose unread messages have been reported: once per server is enough. */
 const warnedUnread = new WeakSet<object>();
-/** Frames up to this size are copied into the shared batch; larger ones get their own write. */
-const BATCH_FRAME_LIMIT = 64 * 1024;
-/** With permessage-deflate, reading pauses while this many compressed bytes await inflating. */
-const INFLATE_BACKLOG_LIMIT = 1024 * 1024;
+/** How many reads a connection does before letting the event loop run other work. */
+const READS_PER_TURN = 16;
 
-/** An open WebSocket, on either end. */
-export class WebSocketConnection<T = undefined> implements AsyncIterable<Message> {
+/**
+ * The connection behind both public interfaces ({@link ServerWebSocket} on a server,
+ * `WebSocketConnection` from `connect()`); created by the server or the client once the
+ * opening handshake has succeeded, then started.
+ */
+export class Connection<T = undefined> implements ServerWebSocket<T> {
   /** The subprotocol both ends agreed on, or "" for none. */
   readonly protocol: string;
-  /** The extensions both ends agreed on (the `Sec-WebSocket-Extensions` response), or "". */
+  /** The extensions both ends agreed on, or "". */
   readonly extensions: string;
   /** The peer's address. */
   readonly remoteAddress: NetAddress;
-  /** Per-connection application data, as attached at the upgrade. */
+  /** Per-connection application data. */
   data: T;
-  /** A promise that settles with how the connection ended, once it has. */
+  /** Settles with how the connection ended, once it has. */
   readonly closed: Promise<CloseInfo>;
 
-  readonly #role: "server" | "client";
   readonly #transport: Transport;
   readonly #reader: ChunkReader;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #handler: WebSocketHandler<T>;
+  // deno-lint-ignore no-explicit-any
+  readonly #handler: WebSocketHandler<T, any>;
   readonly #options: Required<ConnectionOptions>;
-  readonly #receiver: Receiver;
-  /** permessage-deflate's chains; null when it was not negotiated. */
-  readonly #inflate: InboundDeflate | null = null;
-  readonly #deflate: OutboundDeflate | null = null;
-  readonly #topics: TopicRegistry<WebSocketConnection<T>> | null;
+  readonly #session: Session;
+  readonly #inbound: Inbound;
+  readonly #sender: Sender;
+  readonly #liveness: Liveness;
+  readonly #topics: TopicRegistry<Connection<T>> | null;
   /** The topics this connection subscribed to; created on the first subscription. */
   #subscriptions: Set<string> | null = null;
-  #state: ReadyState = ReadyState.Open;
+  /** The pull-style API's queue; null when the handler has a `message` callback. */
+  readonly #queue: MessageQueue | null = null;
+  /** Whether to look for messages that nothing will read (see #checkUnread). */
+  #watchUnread = false;
+  /** Bounds the closing handshake: the socket is dropped when it fires. */
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the socket is being closed (everything queued goes out first). */
+  #socketClosing = false;
   /** The `close` callback's promise while it runs (an async callback), else null. */
   #closeHandled: Promise<void> | null = null;
   #resolveClosed!: (info: CloseInfo) => void;
-
-  // Closing handshake.
-  #closeSent = false;
-  #closeReceived: { code: number; reason: string } | null = null;
-  #failure: { code: number; reason: string } | null = null;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-
-  // Liveness.
-  #lastReceivedAt = Date.now();
-  #lastSentAt = Date.now();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the idle ping was sent; a ping is due again only after something has arrived. */
-  #idlePingAt = 0;
-  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  #awaitingHeartbeat = false;
-  readonly #idleCheckBound = () => this.#idleCheck();
-  #transportClosing = false;
-
-  // Sending: frames queued in #batch until the end of the current task, then one write.
-  #batch: Uint8Array | null = null;
-  #batchLength = 0;
-  #flushScheduled = false;
-  /** Sizes of writes handed to the writer and not yet done, oldest first. */
-  /** Writes handed to the writer and not yet done, oldest first (their buffers are reused). */
-  readonly #writesInFlight: Uint8Array[] = [];
-  #bytesInFlight = 0;
-  #needsDrain = false;
-  #drainWaiters: Array<() => void> = [];
-  readonly #flushBound = () => this.#flushAtEndOfTurn();
-  /** A batch waits for the write in flight to finish, then goes out as one write (#onWritten). */
-  #flushWhenWritten = false;
   readonly #onApplicationErrorBound = (error: unknown) => this.#onApplicationError(error);
-  readonly #onWrittenBound = () => this.#onWritten();
-  readonly #onWriteFailedBound = () => this.#onTransportEnded();
 
-  // Pull-style API.
-  #messages: ReadableStream<Message> | null = null;
-  #messageController: ReadableStreamDefaultController<Message> | null = null;
-  #resumeReading: (() => void) | null = null;
-  /** Whether to look for messages that nothing will read (see #checkUnread). */
-  #watchUnread = false;
-
-  /** @ignore Created by the server or the client once the handshake has succeeded. */
+  /** Wires the parts; nothing is read or timed until {@link start}. */
   constructor(init: ConnectionInit<T>) {
+    const options = init.options;
     this.protocol = init.protocol;
     this.extensions = init.extensions;
     this.remoteAddress = init.transport.remoteAddress;
-    this.#transport = init.transport;
     this.data = init.data;
-    this.#role = init.role;
+    this.#transport = init.transport;
     this.#reader = init.reader;
     this.#writer = init.writer;
     this.#handler = init.handler;
-    this.#options = init.options;
+    this.#options = options;
     this.#topics = init.topics;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    let receiverHandler = this.#receiverHandler();
-    if (init.deflate) {
-      this.#inflate = new InboundDeflate(init.deflate, init.options.maxPayload, receiverHandler);
-      receiverHandler = this.#inflate.receiverHandler();
-      this.#deflate = new OutboundDeflate(init.deflate, {
-        frame: (opcode, payload, fin, rsv1) => this.#queueFrame(opcode, payload, fin, rsv1),
-        raw: (bytes) => this.#queueEncoded(bytes),
-      });
-    }
-    this.#receiver = new Receiver(receiverHandler, {
+    this.#session = new Session(init.role);
+    this.#inbound = new Inbound({
       expectMasked: init.role === "server",
-      maxPayload: init.options.maxPayload,
-      maxFrameSize: init.options.maxFrameSize,
-      maxFragments: init.options.maxFragments,
-      perMessageDeflate: init.deflate ? true : false,
+      maxPayload: options.maxPayload,
+      maxFrameSize: options.maxFrameSize,
+      maxFragments: options.maxFragments,
+      deflate: init.deflate,
+    }, this.#receiverHandler());
+    this.#sender = new Sender(this.#writer, {
+      mask: init.role === "client",
+      backpressureLimit: options.backpressureLimit,
+      deflate: init.deflate,
+    }, {
+      onDrain: () => {
+        if (this.#session.isOpen) this.#call(this.#handler.drain);
+      },
+      onWriteFailed: () => this.#onSocketClosed(),
+    });
+    this.#liveness = new Liveness(options, {
+      ping: () => this.ping(),
+      idle: () => {
+        const { code, reason } = closeFor("idle-timeout");
+        this.close(code, reason);
+      },
+      // The peer is not reading: a close frame would only wait behind unsent bytes.
+      dead: () => this.#perform(this.#session.abandon(closeFor("heartbeat-timeout"))),
     });
     if (init.handler.message === undefined) {
-      this.#createMessageStream();
+      this.#queue = new MessageQueue(options.messageQueueLength);
       // Only a server's connections: a client's caller holds the connection and reads it later.
       this.#watchUnread = init.role === "server" && !warnedUnread.has(init.handler);
     }
@@ -306,37 +157,32 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
 
   /** The WHATWG ready state: 1 open, 2 closing, 3 closed. */
   get readyState(): ReadyState {
-    return this.#state;
+    return this.#session.state;
   }
 
   /** When bytes last arrived from the peer (ms since the epoch). */
   get lastReceivedAt(): number {
-    return this.#lastReceivedAt;
+    return this.#liveness.lastReceivedAt;
   }
 
   /** When bytes were last handed to the socket (ms since the epoch). */
   get lastSentAt(): number {
-    return this.#lastSentAt;
+    return this.#sender.lastSentAt;
   }
 
   /** Bytes handed to `send` (and friends) that the socket has not taken yet. */
   get bufferedAmount(): number {
-    return this.#batchLength + this.#bytesInFlight +
-      (this.#deflate === null ? 0 : this.#deflate.pendingBytes);
+    return this.#sender.bufferedAmount;
   }
 
-  /**
-   * Messages as a stream, for code that prefers to pull. Only when the handler has no `message`
-   * callback; it closes when the connection does. Reading from the peer pauses while
-   * `messageQueueLength` messages wait unread.
-   */
+  /** Messages as a stream (the pull-style API only). */
   get readable(): ReadableStream<Message> {
-    if (this.#messages === null) {
+    if (this.#queue === null) {
       throw new TypeError(
         "messages go to the handler's message callback; there is no stream to read",
       );
     }
-    return this.#messages;
+    return this.#queue.readable;
   }
 
   /** Iterates over incoming messages until the connection closes (the pull-style API). */
@@ -353,69 +199,58 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     }
   }
 
-  /**
-   * Sends a text message (for a string) or a binary message (for bytes). With permessage-deflate
-   * negotiated, `{ compress: false }` sends this one uncompressed.
-   */
+  /** Sends a text message (for a string) or a binary message (for bytes). */
   send(data: SendData, options?: SendOptions): SendStatus {
-    if (this.#deflate !== null) {
-      return typeof data === "string"
-        ? this.#sendCompressible(Opcode.Text, encoder.encode(data), true, options)
-        : this.#sendCompressible(Opcode.Binary, toBytes(data), false, options);
+    if (typeof data === "string") {
+      return this.#sendMessage(Opcode.Text, encoder.encode(data), true, options);
     }
-    if (typeof data === "string") return this.#sendData(Opcode.Text, encoder.encode(data));
-    return this.#sendData(Opcode.Binary, toBytes(data));
+    return this.#sendMessage(Opcode.Binary, toBytes(data), false, options);
   }
 
-  /** Sends a text message (`options` as for {@link send}). */
+  /** Sends a text message. */
   sendText(text: string, options?: SendOptions): SendStatus {
-    if (this.#deflate !== null) {
-      return this.#sendCompressible(Opcode.Text, encoder.encode(text), true, options);
-    }
-    return this.#sendData(Opcode.Text, encoder.encode(text));
+    return this.#sendMessage(Opcode.Text, encoder.encode(text), true, options);
   }
 
-  /** Sends a binary message (`options` as for {@link send}). */
+  /** Sends a binary message. */
   sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView, options?: SendOptions): SendStatus {
-    if (this.#deflate !== null) {
-      return this.#sendCompressible(Opcode.Binary, toBytes(data), false, options);
-    }
-    return this.#sendData(Opcode.Binary, toBytes(data));
+    return this.#sendMessage(Opcode.Binary, toBytes(data), false, options);
   }
 
-  /** Sends a ping (at most 125 bytes of payload); the peer answers with a pong. */
-  ping(payload: SendData = EMPTY): SendStatus {
+  /** Sends a ping. */
+  ping(payload: SendData = EMPTY_BYTES): SendStatus {
     return this.#sendControl(Opcode.Ping, payload);
   }
 
-  /** Sends an unsolicited pong (at most 125 bytes of payload), e.g. as a one-way heartbeat. */
-  pong(payload: SendData = EMPTY): SendStatus {
+  /** Sends an unsolicited pong. */
+  pong(payload: SendData = EMPTY_BYTES): SendStatus {
     return this.#sendControl(Opcode.Pong, payload);
   }
 
-  /**
-   * Starts the closing handshake: sends a close frame and waits up to `closeTimeout` for the
-   * peer's, then closes the socket. Without a code the close frame is empty (the peer sees 1005).
-   * Throws a RangeError for a code that may not be sent (1004–1006, 1015, below 1000, 1016–2999,
-   * 5000 and up) or a reason over 123 UTF-8 bytes. Does nothing once closing has begun.
-   */
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void {
-    const payload = encodeClosePayload(code, reason);
-    if (this.#state !== ReadyState.Open) return;
-    this.#state = ReadyState.Closing;
-    this.#sendCloseFrame(payload);
-    this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
+    this.#perform(this.#session.close(code, reason));
   }
 
-  /** Subscribes to a topic; returns false when already subscribed. Server side only. */
+  /** Drops the connection at once, without a closing handshake. */
+  terminate(): void {
+    this.#onSocketClosed();
+  }
+
+  /** Resolves when everything sent so far has been taken by the socket, or the connection ended. */
+  drained(): Promise<void> {
+    return this.#sender.drained();
+  }
+
+  /** Subscribes to a topic (server side only). */
   subscribe(topic: string): boolean {
     const topics = this.#requireTopics();
-    if (this.#state !== ReadyState.Open || !topics.subscribe(topic, this)) return false;
+    if (!this.#session.isOpen || !topics.subscribe(topic, this)) return false;
     (this.#subscriptions ??= new Set()).add(topic);
     return true;
   }
 
-  /** Unsubscribes from a topic; returns false when not subscribed. */
+  /** Unsubscribes from a topic. */
   unsubscribe(topic: string): boolean {
     const topics = this.#requireTopics();
     if (this.#subscriptions?.delete(topic) !== true) return false;
@@ -433,71 +268,140 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     return this.#subscriptions === null ? [] : [...this.#subscriptions];
   }
 
-  /**
-   * Sends a message to every other subscriber of `topic` (not to this connection, even if it is
-   * subscribed). The frame is encoded once for all of them. Returns how many it was queued for.
-   */
+  /** Sends a message to every other subscriber of `topic`. */
   publish(topic: string, data: SendData): number {
     return this.#requireTopics().publish(topic, data, this);
   }
 
-  /** Drops the connection at once, without a closing handshake. The close code is 1006. */
-  terminate(): void {
-    if (this.#state === ReadyState.Closed) return;
-    this.#receiver.stop();
-    this.#transportClosing = true;
-    this.#writer.abort().catch(ignore);
-    this.#reader.cancel().catch(ignore);
-    this.#onTransportEnded();
-  }
-
-  /** Resolves when everything sent so far has been taken by the socket, or the connection ended. */
-  drained(): Promise<void> {
-    if (this.bufferedAmount === 0 || this.#state === ReadyState.Closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
-  /** @ignore Starts reading, with bytes that arrived together with the handshake. */
+  /** Starts the timers and reading, with bytes that arrived together with the handshake. */
   start(leftover: Uint8Array): void {
-    const { idleTimeout, idlePing, heartbeatInterval } = this.#options;
-    if (idleTimeout > 0) {
-      this.#idleTimer = setTimeout(this.#idleCheckBound, idlePing ? idleTimeout / 2 : idleTimeout);
-    }
-    if (heartbeatInterval > 0) {
-      this.#heartbeatTimer = setInterval(() => this.#heartbeat(), heartbeatInterval);
-    }
+    this.#liveness.start();
     this.#call(this.#handler.open);
     // The leftover is the head reader's own copy: the receiver may keep it.
-    if (leftover.length > 0 && this.#state !== ReadyState.Closed) {
-      this.#receiver.push(leftover, true);
-    }
+    if (leftover.length > 0) this.#inbound.push(leftover, true);
     this.#readLoop();
   }
 
   /**
-   * @ignore Settles once the connection is closed and its `close` callback has returned (an
-   * async one, settled): the server waits for this before closing its backplane, so what a close
-   * callback publishes still reaches the other instances.
+   * Settles once the connection is closed and its `close` callback has returned (an async one,
+   * settled): the server waits for this before closing its backplane, so what a close callback
+   * publishes still reaches the other instances.
    */
   [CLOSE_HANDLED](): Promise<void> {
     return this.closed.then(() => this.#closeHandled ?? undefined);
   }
 
-  /** @ignore Queues a frame encoded once for many connections (a published message). */
+  /** Queues a frame encoded once for many connections (a published message). */
   [SEND_ENCODED_FRAME](frame: Uint8Array): boolean {
-    if (this.#state !== ReadyState.Open) return false;
-    if (this.bufferedAmount > this.#options.backpressureLimit) {
-      this.#onBackpressureLimit();
-      return false;
-    }
-    if (this.#deflate === null || !this.#deflate.holdRaw(frame)) this.#queueEncoded(frame);
-    if (this.bufferedAmount > this.#options.backpressureLimit) this.#needsDrain = true;
-    return true;
+    if (!this.#session.isOpen) return false;
+    if (this.#sender.sendEncoded(frame) !== "dropped") return true;
+    this.#onRefused();
+    return false;
   }
 
-  #requireTopics(): TopicRegistry<WebSocketConnection<T>> {
+  // ---------------------------------------------------------------- sending
+
+  #sendMessage(
+    opcode: number,
+    payload: Uint8Array,
+    owned: boolean,
+    options: SendOptions | undefined,
+  ): SendStatus {
+    if (!this.#session.isOpen) return "dropped";
+    const status = this.#sender.sendMessage(opcode, payload, owned, options?.compress !== false);
+    if (status === "dropped") this.#onRefused();
+    return status;
+  }
+
+  #sendControl(opcode: number, data: SendData): SendStatus {
+    const payload = typeof data === "string" ? encoder.encode(data) : toBytes(data);
+    if (payload.length > 125) throw new RangeError("control frame payloads are at most 125 bytes");
+    if (!this.#session.isOpen) return "dropped";
+    const status = this.#sender.sendControl(opcode, payload);
+    if (status === "dropped") this.#onRefused();
+    return status;
+  }
+
+  /** The send buffer was over the limit: the message was dropped, and maybe the connection. */
+  #onRefused(): void {
+    if (this.#options.closeOnBackpressureLimit) this.#fail(closeFor("send-buffer-limit"));
+  }
+
+  #requireTopics(): TopicRegistry<Connection<T>> {
     if (this.#topics === null) throw new TypeError("topics exist on the server side only");
     return this.#topics;
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /** _Fail the WebSocket Connection_: input is discarded from here on. */
+  #fail(decision: CloseDecision): void {
+    this.#inbound.stop();
+    this.#perform(this.#session.fail(decision));
+  }
+
+  /** Does what the session decided: the close frame, then the socket's step. */
+  #perform(step: SessionStep): void {
+    if (step.closeFrame !== null) this.#sender.sendClose(step.closeFrame);
+    switch (step.socket) {
+      case "none":
+        return;
+      case "await-close-frame":
+      case "await-socket-close":
+        // The peer's close frame, or (for a client) the server's end of TCP, is due within the
+        // close timeout.
+        this.#restartCloseTimer();
+        return;
+      case "close-socket":
+        this.#closeSocket();
+        return;
+      case "drop-socket":
+        this.#onSocketClosed();
+        return;
+    }
+  }
+
+  #restartCloseTimer(): void {
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = setTimeout(() => this.#onSocketClosed(), this.#options.closeTimeout);
+  }
+
+  /**
+   * Closes our side of TCP once everything queued has been written (a close frame still being
+   * compressed behind a message included), or drops the socket after `closeTimeout` if the peer
+   * does not read what is queued.
+   */
+  #closeSocket(): void {
+    if (this.#socketClosing) return;
+    this.#socketClosing = true;
+    this.#restartCloseTimer();
+    // Half-close, then keep reading (and discarding) until the peer closes too. Closing outright
+    // while the peer is still sending would leave unread bytes, and the kernel answers those with
+    // a reset that can destroy our close frame before the peer has read it.
+    this.#sender.end().then(() => {
+      if (this.#session.state !== SessionState.Closed) this.#transport.closeWrite();
+    });
+  }
+
+  /** The socket is closed (by either side, a failed write, or a timeout): report the end, once. */
+  #onSocketClosed(): void {
+    const info = this.#session.socketClosed();
+    if (info === null) return;
+    clearTimeout(this.#closeTimer);
+    this.#liveness.stop();
+    this.#inbound.stop();
+    this.#sender.stop();
+    this.#socketClosing = true;
+    // Release the socket, whether it ended on its own, after a half-close, or by termination.
+    this.#writer.abort().catch(ignore);
+    this.#reader.cancel().catch(ignore);
+    if (this.#subscriptions !== null) {
+      for (const topic of this.#subscriptions) this.#topics?.unsubscribe(topic, this);
+      this.#subscriptions = null;
+    }
+    this.#queue?.close();
+    this.#resolveClosed(info);
+    this.#closeHandled = this.#call(this.#handler.close, info.code, info.reason);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -512,78 +416,42 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
         }
         const { value, done } = await this.#reader.read();
         if (done) break;
-        this.#lastReceivedAt = Date.now();
-        this.#awaitingHeartbeat = false;
-        if (!this.#receiver.stopped) this.#receiver.push(value, this.#reader.chunksAreFresh);
-        if (this.#inflate !== null && this.#inflate.backlog > INFLATE_BACKLOG_LIMIT) {
-          await this.#inflate.backlogBelow(INFLATE_BACKLOG_LIMIT);
-        }
-        if (this.#resumeReading === null && this.#messageQueueIsFull()) {
+        this.#liveness.received();
+        this.#inbound.push(value, this.#reader.chunksAreFresh);
+        const backlog = this.#inbound.backlog();
+        if (backlog !== null) await backlog;
+        if (this.#queue !== null && this.#session.isOpen && this.#queue.isFull) {
           // Pull-style API and nobody is reading: stop reading from the socket until they do.
-          await new Promise<void>((resolve) => this.#resumeReading = resolve);
+          await this.#queue.room();
         }
       }
     } catch {
       // A read error is the end of the transport, handled below like an end of stream.
     }
-    this.#onTransportEnded();
-  }
-
-  /**
-   * The idle timer does not restart on every read: it wakes when the connection could first be
-   * idle, looks at when bytes last arrived, and sleeps again for the rest.
-   */
-  #idleCheck(): void {
-    if (this.#state === ReadyState.Closed) return;
-    const { idleTimeout, idlePing } = this.#options;
-    const now = Date.now();
-    const silent = now - this.#lastReceivedAt;
-    if (silent >= idleTimeout) {
-      this.close(CloseCode.GoingAway, "idle timeout");
-      return;
-    }
-    const pingAt = idleTimeout / 2;
-    if (idlePing && silent >= pingAt && this.#idlePingAt <= this.#lastReceivedAt) {
-      this.#idlePingAt = now;
-      this.ping();
-    }
-    const next = idlePing && silent < pingAt ? pingAt - silent : idleTimeout - silent;
-    this.#idleTimer = setTimeout(this.#idleCheckBound, next);
-  }
-
-  #heartbeat(): void {
-    if (this.#state === ReadyState.Closed) return;
-    if (this.#awaitingHeartbeat) {
-      // Nothing since the last ping: the peer (or the path to it) is gone. A close frame would
-      // only wait behind unsent bytes, so drop the socket now.
-      this.#failure ??= { code: CloseCode.InternalError, reason: "heartbeat timeout" };
-      this.terminate();
-      return;
-    }
-    this.#awaitingHeartbeat = true;
-    this.ping();
+    this.#onSocketClosed();
   }
 
   #receiverHandler(): ReceiverHandler {
     return {
       onMessage: (message) => this.#onMessage(message),
       onPing: (payload) => {
-        // A peer that pings without reading gets no more pongs than the buffer allows.
-        const bufferFull = this.bufferedAmount > this.#options.backpressureLimit;
-        if (!this.#closeSent && !bufferFull) this.#queueFrame(Opcode.Pong, payload, true);
+        // Answered while our close frame has not gone out (nothing may follow it), within the
+        // send limit.
+        if (!this.#session.closeSent) this.#sender.sendControl(Opcode.Pong, payload);
         this.#call(this.#handler.ping, payload);
       },
       onPong: (payload) => this.#call(this.#handler.pong, payload),
-      onClose: (code, reason) => this.#onCloseFrame(code, reason),
-      onProtocolError: (code, reason) => this.#fail(code, reason),
+      onClose: (code, reason) => this.#perform(this.#session.receiveClose(code, reason)),
+      onProtocolError: (decision) => this.#fail(decision),
     };
   }
 
   #onMessage(message: Message): void {
-    if (this.#state !== ReadyState.Open) return; // data after our close frame is discarded
-    if (this.#messageController !== null) {
-      this.#messageController.enqueue(message);
-      if (this.#watchUnread) this.#checkUnread();
+    if (!this.#session.isOpen) return; // data after our close frame is discarded
+    const queue = this.#queue;
+    if (queue !== null) {
+      queue.push(message);
+      if (this.#watchUnread) this.#checkUnread(queue);
       return;
     }
     // The hot path: called directly rather than through #call, which allocates for its arguments.
@@ -603,14 +471,14 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
    * started reading it is stuck: either way the peer just waits for an answer, so say so, once
    * per server (per handler object). Runs only in the pull path, until someone reads.
    */
-  #checkUnread(): void {
+  #checkUnread(queue: MessageQueue): void {
     const handler = this.#handler;
-    if (this.#messages!.locked || warnedUnread.has(handler)) {
+    if (queue.isRead || warnedUnread.has(handler)) {
       this.#watchUnread = false; // something reads this connection, or it has been said
       return;
     }
     const hasOpen = handler.open !== undefined;
-    if (hasOpen && !this.#messageQueueIsFull()) return;
+    if (hasOpen && !queue.isFull) return;
     this.#watchUnread = false;
     warnedUnread.add(handler);
     const { hostname, port } = this.remoteAddress;
@@ -626,294 +494,6 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
     );
   }
 
-  #messageQueueIsFull(): boolean {
-    const controller = this.#messageController;
-    return controller !== null && this.#state === ReadyState.Open &&
-      (controller.desiredSize ?? 1) <= 0;
-  }
-
-  #createMessageStream(): void {
-    this.#messages = new ReadableStream<Message>({
-      start: (controller) => {
-        this.#messageController = controller;
-      },
-      pull: () => {
-        const resume = this.#resumeReading;
-        this.#resumeReading = null;
-        resume?.();
-      },
-    }, { highWaterMark: this.#options.messageQueueLength });
-  }
-
-  #onCloseFrame(code: number, reason: string): void {
-    this.#closeReceived = { code, reason };
-    if (!this.#closeSent) {
-      // Echo the code, as RFC 6455 §5.5.1 suggests; an empty close is answered with an empty one.
-      this.#state = ReadyState.Closing;
-      this.#sendCloseFrame(
-        code === CloseCode.NoStatusReceived ? EMPTY : encodeClosePayload(code),
-      );
-    }
-    // Both close frames are exchanged. The server closes TCP first (RFC 6455 §7.1.1); a client
-    // waits for it, up to the close timeout.
-    if (this.#role === "server") this.#closeTransport();
-    else {
-      clearTimeout(this.#closeTimer);
-      this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
-    }
-  }
-
-  /** _Fail the WebSocket Connection_: send a close frame with the code, then close the socket. */
-  #fail(code: number, reason: string): void {
-    if (this.#state === ReadyState.Closed) return;
-    this.#receiver.stop();
-    if (this.#failure === null) this.#failure = { code, reason };
-    this.#state = ReadyState.Closing;
-    if (!this.#closeSent) this.#sendCloseFrame(encodeClosePayload(code, truncateReason(reason)));
-    this.#closeTransport();
-  }
-
-  /**
-   * Closes the socket once everything queued has been written, or drops it after `closeTimeout`
-   * if the peer does not read what is queued.
-   */
-  #closeTransport(): void {
-    if (this.#transportClosing) return;
-    // Frames still being compressed (and the close frame behind them) go out first.
-    if (this.#deflate !== null && this.#deflate.holdCall(() => this.#closeTransport())) return;
-    this.#transportClosing = true;
-    this.#flush();
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(() => this.terminate(), this.#options.closeTimeout);
-    // Half-close once everything queued is written, then keep reading (and discarding) until the
-    // peer closes too. Closing outright while the peer is still sending would leave unread bytes,
-    // and the kernel answers those with a reset that can destroy our close frame before the peer
-    // has read it.
-    this.drained().then(() => {
-      if (this.#state !== ReadyState.Closed) this.#transport.closeWrite();
-    });
-  }
-
-  #onTransportEnded(): void {
-    if (this.#state === ReadyState.Closed) return;
-    this.#state = ReadyState.Closed;
-    clearTimeout(this.#closeTimer);
-    clearTimeout(this.#idleTimer);
-    clearInterval(this.#heartbeatTimer);
-    this.#receiver.stop();
-    this.#inflate?.stop();
-    this.#deflate?.stop();
-    // Release the socket, whether it ended on its own, after a half-close, or by termination.
-    this.#transportClosing = true;
-    this.#writer.abort().catch(ignore);
-    this.#reader.cancel().catch(ignore);
-    if (this.#batch !== null) returnWriteBuffer(this.#batch); // never handed to the writer
-    this.#batch = null;
-    this.#batchLength = 0;
-    if (this.#subscriptions !== null) {
-      for (const topic of this.#subscriptions) this.#topics?.unsubscribe(topic, this);
-      this.#subscriptions = null;
-    }
-    const info = this.#closeInfo();
-    const controller = this.#messageController;
-    if (controller !== null) {
-      this.#messageController = null;
-      try {
-        controller.close();
-      } catch {
-        // Already cancelled by the reader.
-      }
-    }
-    const resume = this.#resumeReading;
-    this.#resumeReading = null;
-    resume?.();
-    for (const wake of this.#drainWaiters.splice(0)) wake();
-    this.#resolveClosed(info);
-    this.#closeHandled = this.#call(this.#handler.close, info.code, info.reason);
-  }
-
-  #closeInfo(): CloseInfo {
-    if (this.#failure !== null) return { ...this.#failure, wasClean: false };
-    if (this.#closeReceived !== null) {
-      return { ...this.#closeReceived, wasClean: this.#closeSent };
-    }
-    return { code: CloseCode.AbnormalClosure, reason: "", wasClean: false };
-  }
-
-  // ------------------------------------------------------------------ sending
-
-  #sendData(opcode: number, payload: Uint8Array): SendStatus {
-    if (this.#state !== ReadyState.Open) return "dropped";
-    if (this.bufferedAmount > this.#options.backpressureLimit) {
-      this.#onBackpressureLimit();
-      return "dropped";
-    }
-    this.#queueFrame(opcode, payload, true);
-    if (this.bufferedAmount > this.#options.backpressureLimit) {
-      this.#needsDrain = true;
-      return "backpressure";
-    }
-    return "sent";
-  }
-
-  /** `send` with permessage-deflate negotiated: compressed unless small or `compress: false`. */
-  #sendCompressible(
-    opcode: number,
-    payload: Uint8Array,
-    owned: boolean,
-    options: SendOptions | undefined,
-  ): SendStatus {
-    const deflate = this.#deflate!;
-    if (
-      this.#state !== ReadyState.Open || this.bufferedAmount > this.#options.backpressureLimit ||
-      !deflate.offer(opcode, payload, options?.compress !== false, owned)
-    ) {
-      return this.#sendData(opcode, payload);
-    }
-    if (this.bufferedAmount > this.#options.backpressureLimit) {
-      this.#needsDrain = true;
-      return "backpressure";
-    }
-    return "sent";
-  }
-
-  /** A message found the send buffer over the limit: it is dropped, and maybe the connection. */
-  #onBackpressureLimit(): void {
-    this.#needsDrain = true;
-    if (this.#options.closeOnBackpressureLimit) {
-      this.close(CloseCode.PolicyViolation, "send buffer limit exceeded");
-    }
-  }
-
-  #sendControl(opcode: number, data: SendData): SendStatus {
-    const payload = typeof data === "string" ? encoder.encode(data) : toBytes(data);
-    if (payload.length > 125) throw new RangeError("control frame payloads are at most 125 bytes");
-    return this.#sendData(opcode, payload);
-  }
-
-  #sendCloseFrame(payload: Uint8Array): void {
-    this.#closeSent = true;
-    this.#queueFrame(Opcode.Close, payload, true);
-    this.#flush();
-  }
-
-  #queueFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
-    if (this.#transportClosing) return;
-    // Behind a message still being compressed, frames wait their turn.
-    if (this.#deflate !== null && this.#deflate.hold(opcode, payload, fin)) return;
-    const mask = this.#role === "client" ? randomMask() : null;
-    const size = frameHeaderLength(payload.length, mask !== null) + payload.length;
-    const firstByte = firstHeaderByte(fin, rsv1, opcode);
-    if (size > BATCH_FRAME_LIMIT) {
-      // Large frames get their own buffer (written after whatever is batched before them).
-      this.#flush();
-      const frame = new Uint8Array(size);
-      writeFrame(frame, 0, firstByte, payload, mask);
-      this.#write(frame);
-      return;
-    }
-    const batch = this.#reserveBatch(size);
-    this.#batchLength = writeFrame(batch, this.#batchLength, firstByte, payload, mask);
-  }
-
-  /**
-   * Queues a frame that was encoded once for many connections (a published message). A small one
-   * is copied into this connection's batch: copying a few hundred bytes costs far less than a
-   * socket write of its own, and it lets many publishes reach a subscriber in one write. A large
-   * one is written by reference, never copied.
-   */
-  #queueEncoded(frame: Uint8Array): void {
-    if (frame.length > BATCH_FRAME_LIMIT) {
-      this.#flush();
-      this.#write(frame);
-      return;
-    }
-    const batch = this.#reserveBatch(frame.length);
-    batch.set(frame, this.#batchLength);
-    this.#batchLength += frame.length;
-  }
-
-  /**
-   * The batch, with room for `size` more bytes at #batchLength (a full batch is flushed first),
-   * and a flush scheduled for the end of the current task.
-   */
-  #reserveBatch(size: number): Uint8Array {
-    let batch = this.#batch;
-    const needed = this.#batchLength + size;
-    if (batch === null) {
-      batch = takeWriteBuffer(size);
-    } else if (needed > batch.length) {
-      if (needed <= WRITE_BUFFER_SIZE) {
-        // Outgrew its buffer: move what is there into the next size up.
-        const larger = takeWriteBuffer(needed);
-        larger.set(batch.subarray(0, this.#batchLength));
-        returnWriteBuffer(batch);
-        batch = larger;
-      } else {
-        this.#flush();
-        batch = takeWriteBuffer(size);
-      }
-    }
-    this.#batch = batch;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flushBound);
-    }
-    return batch;
-  }
-
-  /**
-   * The end of a turn: the batch goes out now, unless a write is still in flight. Then it keeps
-   * growing and goes out when that write is done. Under load (writes that stay in flight, as
-   * Deno's do, and many connections) this keeps writes few and large: otherwise a broadcast
-   * to hundreds of subscribers that arrives one message per turn costs one socket write per
-   * subscriber per message, the writes pile up, and throughput collapses.
-   */
-  #flushAtEndOfTurn(): void {
-    this.#flushScheduled = false;
-    if (this.#writesInFlight.length > 0) {
-      this.#flushWhenWritten = true;
-      return;
-    }
-    this.#flush();
-  }
-
-  /** Hands the batch to the socket as one write, now (behind any write in flight). */
-  #flush(): void {
-    this.#flushScheduled = false;
-    this.#flushWhenWritten = false;
-    const batch = this.#batch;
-    if (batch === null || this.#batchLength === 0) return;
-    const length = this.#batchLength;
-    // The writer holds the bytes until the socket takes them; the buffer goes back to the pool
-    // then (#onWritten), and the next batch takes another.
-    this.#batch = null;
-    this.#batchLength = 0;
-    this.#write(batch.subarray(0, length));
-  }
-
-  #write(bytes: Uint8Array): void {
-    this.#lastSentAt = Date.now();
-    this.#writesInFlight.push(bytes);
-    this.#bytesInFlight += bytes.length;
-    this.#writer.write(bytes).then(this.#onWrittenBound, this.#onWriteFailedBound);
-  }
-
-  #onWritten(): void {
-    const written = this.#writesInFlight.shift();
-    if (written !== undefined) {
-      this.#bytesInFlight -= written.length;
-      returnWriteBuffer(written);
-    }
-    if (this.#flushWhenWritten && this.#writesInFlight.length === 0) this.#flush();
-    if (this.bufferedAmount > 0) return;
-    if (this.#drainWaiters.length > 0) { for (const wake of this.#drainWaiters.splice(0)) wake(); }
-    if (this.#needsDrain) {
-      this.#needsDrain = false;
-      if (this.#state === ReadyState.Open) this.#call(this.#handler.drain);
-    }
-  }
-
   // ------------------------------------------------------- application calls
 
   /**
@@ -921,14 +501,14 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
    * `error` callback and closes this connection with 1011; it never reaches the server.
    */
   #call<A extends unknown[]>(
-    callback: ((ws: WebSocketConnection<T>, ...args: A) => unknown) | undefined,
+    callback: ((ws: Connection<T>, ...args: A) => unknown) | undefined,
     ...args: A
   ): Promise<void> | null {
     if (callback === undefined) return null;
     try {
       const result = callback.call(this.#handler, this, ...args);
       if (result instanceof Promise) {
-        return result.then(ignore, (error) => this.#onApplicationError(error));
+        return result.then(ignore, this.#onApplicationErrorBound);
       }
     } catch (error) {
       this.#onApplicationError(error);
@@ -950,37 +530,9 @@ export class WebSocketConnection<T = undefined> implements AsyncIterable<Message
         console.error("edgews: error handler threw:", secondary);
       }
     }
-    if (this.#state === ReadyState.Open || this.#state === ReadyState.Closing) {
-      this.#fail(CloseCode.InternalError, "internal error");
-    }
+    this.#fail(closeFor("handler-error"));
   }
 }
-
-/** A close reason must fit in 123 UTF-8 bytes; protocol error texts are ASCII and short. */
-function truncateReason(reason: string): string {
-  return reason.length <= 123 ? reason : reason.slice(0, 123);
-}
-
-// Masks for client frames come from a pool of random bytes, refilled 4 KiB at a time, so a
-// client does not call into the random number generator for every frame.
-const MASK_POOL_SIZE = 4096;
-const maskPool = new Uint8Array(MASK_POOL_SIZE);
-let maskPoolOffset = MASK_POOL_SIZE;
-
-function randomMask(): Uint8Array {
-  if (maskPoolOffset === MASK_POOL_SIZE) {
-    crypto.getRandomValues(maskPool);
-    maskPoolOffset = 0;
-  }
-  const mask = maskPool.subarray(maskPoolOffset, maskPoolOffset + 4);
-  maskPoolOffset += 4;
-  return mask;
-}
-
-function ignore(): void {}
-
-/** How many reads a connection does before letting the event loop run other work. */
-const READS_PER_TURN = 16;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/bytes.ts";
 import { findHeadEnd, type HttpError } from "../handshake/http_head.ts";
 
 /** A head's bytes (ending with the blank line) and whatever arrived after it. */
@@ -31,7 +32,8 @@ export async function readHead(
     const next = await reader.read().catch(() => null);
     if (next === null || next.done) return null;
     const searchFrom = buffer.length - 3;
-    buffer = concatBytes(buffer, next.value);
+    // Always a copy (two parts): a chunk from a reader is only valid until the next read.
+    buffer = concatBytes([buffer, next.value]);
     const end = findHeadEnd(buffer, searchFrom);
     if (end === -1 ? buffer.length > maxBytes : end > maxBytes) {
       return { status: 431, message: "Header section too large" };
@@ -39,15 +41,4 @@ export async function readHead(
     if (end !== -1) return { head: buffer.subarray(0, end), rest: buffer.subarray(end) };
     if (!isPlausible(buffer)) return notHttp;
   }
-}
-
-/**
- * Two byte arrays as one new array. Always a copy: a chunk from a reader is only valid until the
- * next read (see chunk_reader.ts).
- */
-export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -182,7 +182,7 @@ function splitLines(bytes: Uint8Array): string[] | null {
 }
 
 /** Bytes to a string, one char per byte (header values may carry obs-text 0x80–0xFF). */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
+export function latin1(bytes: Uint8Array, start: number, end: number): string {
   let out = "";
   for (let i = start; i < end; i += 4096) {
     out += String.fromCharCode(...bytes.subarray(i, Math.min(end, i + 4096)));

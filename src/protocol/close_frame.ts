@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type CloseDecision, closeFor } from "./close_causes.ts";
 import { CloseCode, isValidCloseCode } from "./close_codes.ts";
 
 /** A control frame payload is at most 125 bytes; the code takes 2 of them. */
@@ -16,7 +17,7 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 /** What a received close payload says, or why it breaks the protocol. */
 export type ParsedClose =
   | { ok: true; code: number; reason: string }
-  | { ok: false; code: number; reason: string };
+  | { ok: false; failure: CloseDecision };
 
 /**
  * Reads a received close payload. An empty payload means "no status" (1005). A 1-byte payload or
@@ -26,16 +27,16 @@ export type ParsedClose =
 export function parseClosePayload(payload: Uint8Array): ParsedClose {
   if (payload.length === 0) return { ok: true, code: CloseCode.NoStatusReceived, reason: "" };
   if (payload.length === 1) {
-    return { ok: false, code: CloseCode.ProtocolError, reason: "close payload of 1 byte" };
+    return { ok: false, failure: closeFor("one-byte-close-payload") };
   }
   const code = (payload[0] << 8) | payload[1];
   if (!isValidCloseCode(code)) {
-    return { ok: false, code: CloseCode.ProtocolError, reason: `invalid close code ${code}` };
+    return { ok: false, failure: closeFor("invalid-close-code", code) };
   }
   try {
     return { ok: true, code, reason: strictDecoder.decode(payload.subarray(2)) };
   } catch {
-    return { ok: false, code: CloseCode.InvalidPayload, reason: "close reason is not UTF-8" };
+    return { ok: false, failure: closeFor("invalid-close-reason") };
   }
 }
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { EMPTY_BYTES } from "./bytes.ts";
+import type { CloseCause } from "./close_causes.ts";
 import { applyMask, maskInPlace } from "./mask.ts";
 
 /** Where the parser reports frames. Each method returns false to stop parsing for good. */
@@ -28,7 +30,7 @@ export interface FrameSink {
   /** The current frame is complete; `payload` is a fresh array the sink may keep. */
   onFrame(payload: Uint8Array): boolean;
   /** The header itself is malformed (a 64-bit length with the top bit set). */
-  onMalformedHeader(reason: string): void;
+  onMalformedHeader(cause: CloseCause): void;
 }
 
 const HEADER = 0;
@@ -38,7 +40,6 @@ const STOPPED = 2;
 const MAX_HEADER = 14;
 /** Frames that span chunks grow their buffer from here, so a length in a header is no allocation. */
 const INITIAL_PARTIAL_CAPACITY = 64 * 1024;
-const EMPTY = new Uint8Array(0);
 /**
  * Payloads from this size up are handed on as views into an owned chunk. Smaller ones are copied:
  * the copy is cheap, and a small message kept by the application should not keep a whole chunk
@@ -58,7 +59,7 @@ export class FrameParser {
   readonly #mask = new Uint8Array(4);
   #length = 0;
   #received = 0;
-  #payload: Uint8Array = EMPTY;
+  #payload: Uint8Array = EMPTY_BYTES;
 
   /** Creates a parser that reports to `sink`. */
   constructor(sink: FrameSink) {
@@ -73,7 +74,7 @@ export class FrameParser {
   /** Stops the parser: input after a fatal error or a close frame is discarded unread. */
   stop(): void {
     this.#state = STOPPED;
-    this.#payload = EMPTY;
+    this.#payload = EMPTY_BYTES;
   }
 
   /**
@@ -110,7 +111,7 @@ export class FrameParser {
         }
         if (this.#length === 0) {
           this.#state = HEADER;
-          if (!this.#sink.onFrame(EMPTY)) return this.stop();
+          if (!this.#sink.onFrame(EMPTY_BYTES)) return this.stop();
           continue;
         }
         this.#state = PAYLOAD;
@@ -152,7 +153,7 @@ export class FrameParser {
         const payload = this.#payload.length === this.#length
           ? this.#payload
           : this.#payload.slice(0, this.#length);
-        this.#payload = EMPTY;
+        this.#payload = EMPTY_BYTES;
         this.#received = 0;
         this.#state = HEADER;
         if (!this.#sink.onFrame(payload)) return this.stop();
@@ -184,7 +185,7 @@ export class FrameParser {
         ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
       if (high >= 0x8000_0000) {
         this.stop();
-        this.#sink.onMalformedHeader("64-bit payload length with the most significant bit set");
+        this.#sink.onMalformedHeader("invalid-length");
         return -1;
       }
       const low =

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { CloseCode } from "./close_codes.ts";
+import { concatBytes } from "./bytes.ts";
+import { type CloseCause, type CloseDecision, closeFor } from "./close_causes.ts";
 import { parseClosePayload } from "./close_frame.ts";
 import { FrameParser, type FrameSink } from "./frame_parser.ts";
 import { isControlOpcode, isKnownOpcode, Opcode } from "./opcodes.ts";
@@ -21,8 +22,8 @@ export interface ReceiverHandler {
   onPong(payload: Uint8Array): void;
   /** A valid close frame; 1005 when it carried no code. Nothing is read after it. */
   onClose(code: number, reason: string): void;
-  /** The peer broke a rule or a limit; close with `code`. Nothing is read after it. */
-  onProtocolError(code: number, reason: string): void;
+  /** The peer broke a rule or a limit; close as decided. Nothing is read after it. */
+  onProtocolError(decision: CloseDecision): void;
   /**
    * A frame of a compressed message (permessage-deflate), still compressed: `opcode` is the
    * message's (text or binary), `fin` marks its last frame. Only with `perMessageDeflate`.
@@ -46,8 +47,6 @@ export interface ReceiverOptions {
    */
   perMessageDeflate?: boolean;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /** Turns a byte stream from the peer into messages and control events. */
 export class Receiver implements FrameSink {
@@ -128,46 +127,34 @@ export class Receiver implements FrameSink {
     let compressed = false;
     if (rsv !== 0) {
       if (rsv !== 4 || !this.#perMessageDeflate) {
-        return this.#fail(CloseCode.ProtocolError, "reserved bits set without an extension");
+        return this.#fail("reserved-bits");
       }
       if (opcode === Opcode.Continuation) {
-        return this.#fail(CloseCode.ProtocolError, "RSV1 set on a continuation frame");
+        return this.#fail("rsv1-on-continuation");
       }
       if (isControlOpcode(opcode)) {
-        return this.#fail(CloseCode.ProtocolError, "compressed control frame");
+        return this.#fail("compressed-control-frame");
       }
       compressed = opcode === Opcode.Text || opcode === Opcode.Binary;
     }
     if (!isKnownOpcode(opcode)) {
-      return this.#fail(CloseCode.ProtocolError, `reserved opcode ${opcode}`);
+      return this.#fail("reserved-opcode", opcode);
     }
     if (masked !== this.#expectMasked) {
-      return this.#fail(
-        CloseCode.ProtocolError,
-        masked ? "server frames must not be masked" : "client frames must be masked",
-      );
+      return this.#fail(masked ? "masked-server-frame" : "unmasked-client-frame");
     }
     if (isControlOpcode(opcode)) {
-      if (!fin) return this.#fail(CloseCode.ProtocolError, "fragmented control frame");
-      if (length > 125) return this.#fail(CloseCode.ProtocolError, "control frame over 125 bytes");
+      if (!fin) return this.#fail("fragmented-control-frame");
+      if (length > 125) return this.#fail("oversized-control-frame");
     } else if (opcode === Opcode.Continuation) {
       if (this.#messageOpcode === 0) {
-        return this.#fail(
-          CloseCode.ProtocolError,
-          "continuation frame without a message to continue",
-        );
+        return this.#fail("orphan-continuation");
       }
       if (++this.#fragments > this.#maxFragments) {
-        return this.#fail(
-          CloseCode.MessageTooBig,
-          `message has more than ${this.#maxFragments} fragments`,
-        );
+        return this.#fail("too-many-fragments", this.#maxFragments);
       }
     } else if (this.#messageOpcode !== 0) {
-      return this.#fail(
-        CloseCode.ProtocolError,
-        "new message started before the previous one ended",
-      );
+      return this.#fail("interleaved-message");
     }
     if (opcode === Opcode.Continuation) compressed = this.#messageCompressed;
     // A compressed message's inflated size is checked while inflating; its wire size may be a
@@ -175,10 +162,10 @@ export class Receiver implements FrameSink {
     const slack = compressed ? this.#compressedSlack : 0;
     // Control frames are bounded by the 125-byte rule above, not by the message limits.
     if (!isControlOpcode(opcode) && length > this.#maxFrameSize + slack) {
-      return this.#fail(CloseCode.MessageTooBig, `frame exceeds ${this.#maxFrameSize} bytes`);
+      return this.#fail("frame-too-big", this.#maxFrameSize);
     }
     if (!isControlOpcode(opcode) && this.#messageLength + length > this.#maxPayload + slack) {
-      return this.#fail(CloseCode.MessageTooBig, `message exceeds ${this.#maxPayload} bytes`);
+      return this.#fail("message-too-big", this.#maxPayload);
     }
     this.#frameOpcode = opcode;
     this.#frameFin = fin;
@@ -214,7 +201,7 @@ export class Receiver implements FrameSink {
       try {
         text = this.#decoder.decode(payload);
       } catch {
-        return this.#fail(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+        return this.#fail("invalid-utf8");
       }
       this.#handler.onMessage(text);
       return !this.#parser.stopped;
@@ -235,7 +222,7 @@ export class Receiver implements FrameSink {
 
     const message = this.#messageOpcode === Opcode.Text
       ? this.#textParts.join("")
-      : concat(this.#binaryParts, this.#messageLength);
+      : concatBytes(this.#binaryParts, this.#messageLength);
     this.#messageOpcode = 0;
     this.#messageLength = 0;
     this.#fragments = 0;
@@ -265,8 +252,8 @@ export class Receiver implements FrameSink {
   }
 
   /** @internal Part of {@link FrameSink}. */
-  onMalformedHeader(reason: string): void {
-    this.#fail(CloseCode.ProtocolError, reason);
+  onMalformedHeader(cause: CloseCause): void {
+    this.#fail(cause);
   }
 
   #onControlFrame(opcode: number, payload: Uint8Array): boolean {
@@ -276,7 +263,7 @@ export class Receiver implements FrameSink {
       this.#handler.onPong(payload);
     } else {
       const close = parseClosePayload(payload);
-      if (!close.ok) return this.#fail(close.code, close.reason);
+      if (!close.ok) return this.#failWith(close.failure);
       this.stop();
       this.#handler.onClose(close.code, close.reason);
       return false;
@@ -296,25 +283,17 @@ export class Receiver implements FrameSink {
       if (text.length > 0) this.#textParts.push(text);
       return true;
     } catch {
-      return this.#fail(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+      return this.#fail("invalid-utf8");
     }
   }
 
-  #fail(code: number, reason: string): false {
+  #fail(cause: CloseCause, detail?: number): false {
+    return this.#failWith(closeFor(cause, detail));
+  }
+
+  #failWith(decision: CloseDecision): false {
     this.stop();
-    this.#handler.onProtocolError(code, reason);
+    this.#handler.onProtocolError(decision);
     return false;
   }
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  if (parts.length === 0) return EMPTY;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

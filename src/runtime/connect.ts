@@ -4,7 +4,7 @@
  */
 
 import { type ConnectOptions, connectWith } from "../client.ts";
-import type { WebSocketConnection } from "../connection/connection.ts";
+import type { WebSocketConnection } from "../connection/websocket.ts";
 import { runtimeDial } from "./detect.ts";
 
 /**

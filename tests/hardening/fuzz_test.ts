@@ -102,7 +102,7 @@ function receive(chunks: Uint8Array[], limits: WsLimits): WsEvent[] {
     onPing: (data) => events.push({ kind: "ping", data: data.slice() }),
     onPong: (data) => events.push({ kind: "pong", data: data.slice() }),
     onClose: (code, reason) => events.push({ kind: "close", code, reason }),
-    onProtocolError: (code) => events.push({ kind: "error", code }),
+    onProtocolError: ({ code }) => events.push({ kind: "error", code }),
   }, limits);
   for (const chunk of chunks) receiver.push(chunk);
   const last = events[events.length - 1];

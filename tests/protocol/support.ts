@@ -73,7 +73,7 @@ export function record(options: Partial<ReceiverOptions> = {}): Recorded {
     onClose(code, reason) {
       events.push(["close", code, reason]);
     },
-    onProtocolError(code) {
+    onProtocolError({ code }) {
       events.push(["error", code]);
     },
   }, receiverOptions(options));

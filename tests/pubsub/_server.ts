@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ServeOptions, WebSocketConnection, WebSocketServer } from "../../mod.ts";
+import type { ServeOptions, ServerWebSocket, WebSocketServer } from "../../mod.ts";
 import { startServer } from "../helpers/servers.ts";
 
 /** Per-connection data. */
@@ -20,7 +20,7 @@ export interface Peer {
 export interface PubSubServer {
   server: WebSocketServer<Peer>;
   /** Server-side connections by client id, kept after they close. */
-  connections: Map<string, WebSocketConnection<Peer>>;
+  connections: Map<string, ServerWebSocket<Peer>>;
   /** Every `close` callback, in order. */
   closes: Array<{ id: string; code: number; reason: string }>;
   /** Every `drain` callback, by id. */
@@ -33,7 +33,7 @@ const encoder = new TextEncoder();
 
 /** Starts the server; `options` adds limits (e.g. `backpressureLimit`). */
 export function startPubSubServer(options: ServeOptions<Peer> = {}): PubSubServer {
-  const connections = new Map<string, WebSocketConnection<Peer>>();
+  const connections = new Map<string, ServerWebSocket<Peer>>();
   const closes: PubSubServer["closes"] = [];
   const drains: string[] = [];
   const errors: unknown[] = [];
