@@ -4,6 +4,7 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/bytes.ts";
 import type { HttpError } from "./http_head.ts";
 
 const encoder = new TextEncoder();
@@ -51,10 +52,7 @@ export function serializeResponse(
   head += "\r\n";
   const headBytes = encoder.encode(head);
   if (body === null || body.length === 0) return headBytes;
-  const out = new Uint8Array(headBytes.length + body.length);
-  out.set(headBytes);
-  out.set(body, headBytes.length);
-  return out;
+  return concatBytes([headBytes, body]);
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 
 import { createClient } from "redis";
+import { ignore } from "../protocol/bytes.ts";
 
 /** The node-redis client type, as `createClient` returns it. */
 export type RedisClient = ReturnType<typeof createClient>;
@@ -243,5 +244,3 @@ function destroy(client: RedisClient): void {
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
-
-function ignore(): void {}
