@@ -51,6 +51,7 @@ export {
   type ConnectionOptions,
   DEFAULT_CONNECTION_OPTIONS,
 } from "./src/connection/connection_options.ts";
+export type { RateLimit } from "./src/connection/rate_limit.ts";
 export type { Backplane, BackplaneReceipt } from "./src/backplane.ts";
 export { CloseCode, isValidCloseCode } from "./src/protocol/close_codes.ts";
 export type { PerMessageDeflateOptions } from "./src/handshake/permessage_deflate.ts";

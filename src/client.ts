@@ -211,6 +211,7 @@ export async function connectWith<T = undefined>(
       handler: options.websocket ?? {},
       options: resolveConnectionOptions(options),
       topics: null,
+      rateLimit: null,
     });
     ws.start(received.rest);
     return ws;

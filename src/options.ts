@@ -22,6 +22,7 @@ import type { ConnectOptions } from "./client.ts";
 import type { PerMessageDeflateOptions } from "./handshake/permessage_deflate.ts";
 import type { ClientTlsOptions, TlsCertificate } from "./transport.ts";
 import type { Backplane } from "./backplane.ts";
+import type { RateLimit } from "./connection/rate_limit.ts";
 import { isToken } from "./handshake/http_head.ts";
 
 /** What one option may be. */
@@ -53,8 +54,18 @@ type Rule =
   }
   /** An array of strings; `token` requires HTTP tokens (subprotocols), without repeats. */
   | { kind: "strings"; token?: boolean; pem?: boolean }
-  /** Nested options, checked with the same rules; `orBoolean` also allows true and false. */
-  | { kind: "object"; shape: Shape; what: string; required?: string[]; orBoolean?: boolean }
+  /**
+   * Nested options, checked with the same rules; `orBoolean` also allows true and false;
+   * `oneOf`: at least one of these fields must be given.
+   */
+  | {
+    kind: "object";
+    shape: Shape;
+    what: string;
+    required?: string[];
+    oneOf?: string[];
+    orBoolean?: boolean;
+  }
   /** An object of callbacks; unknown names are reported only on plain objects (see below). */
   | { kind: "handler"; shape: Shape }
   /** Any object (a class instance, typically) that has these methods. */
@@ -98,6 +109,7 @@ const HANDLER_RULES: RulesFor<WebSocketHandler<unknown>> = {
   pong: { kind: "function" },
   close: { kind: "function" },
   error: { kind: "function" },
+  rateLimited: { kind: "function" },
 };
 
 const HANDLER: Shape = {
@@ -164,6 +176,23 @@ const BACKPLANE_METHODS = [
   "close",
 ] as const satisfies readonly (keyof Backplane)[];
 
+/** A rate: more than nothing (0 would refuse everything), up to a generous billion a second. */
+const rate = (unit: string): Rule => ({ kind: "number", min: 1e-6, max: 1e9, unit });
+/** A burst of at least one (a smaller bucket never holds a whole message). */
+const burst = (unit: string): Rule => ({ kind: "number", min: 1, max: 1e12, unit });
+
+const RATE_LIMIT_RULES: RulesFor<RateLimit> = {
+  messagesPerSecond: rate("messages per second"),
+  messageBurst: burst("messages"),
+  bytesPerSecond: rate("bytes per second"),
+  byteBurst: burst("bytes"),
+  exceeded: {
+    kind: "string",
+    check: (value) => value === "drop" || value === "close",
+    form: '"drop" or "close"',
+  },
+};
+
 const SIGNAL: Rule = { kind: "instance", of: () => AbortSignal, what: "an AbortSignal" };
 const PROTOCOLS: Rule = { kind: "strings", token: true };
 
@@ -201,6 +230,12 @@ const SERVE_RULES: RulesFor<ServeOptions<unknown>> = {
   onListen: { kind: "function" },
   perMessageDeflate: DEFLATE,
   backplane: { kind: "methods", names: BACKPLANE_METHODS, what: "a Backplane" },
+  rateLimit: {
+    kind: "object",
+    shape: { rules: RATE_LIMIT_RULES },
+    what: "{ messagesPerSecond, bytesPerSecond, messageBurst, byteBurst, exceeded }",
+    oneOf: ["messagesPerSecond", "bytesPerSecond"],
+  },
 };
 
 const SERVE: Shape = {
@@ -394,6 +429,11 @@ function check(prefix: string, name: string, value: unknown, rule: Rule): void {
             `${prefix}${name}.${field} is required (${name} must be ${expected})`,
           );
         }
+      }
+      if (rule.oneOf !== undefined && rule.oneOf.every((field) => value[field] === undefined)) {
+        throw new TypeError(
+          `${prefix}${name} needs ${rule.oneOf.join(" or ")} (${name} must be ${expected})`,
+        );
       }
       checkShape(prefix, `${name}.`, value, rule.shape, true);
       return;

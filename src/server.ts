@@ -11,6 +11,7 @@ import {
   resolveConnectionOptions,
 } from "./connection/connection_options.ts";
 import type { ServerWebSocket, WebSocketHandler } from "./connection/websocket.ts";
+import type { RateLimit } from "./connection/rate_limit.ts";
 import type { Backplane } from "./backplane.ts";
 import type { SendData } from "./connection/message_frame.ts";
 import { CloseCode } from "./protocol/close_codes.ts";
@@ -131,6 +132,12 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
   handshakeTimeout?: number;
   /** Most open WebSocket connections; upgrades beyond it get 503. Unlimited by default. */
   maxConnections?: number;
+  /**
+   * A limit on the messages each connection may send (a token bucket over messages and bytes),
+   * so that one fast client cannot flood what it is relayed to. Off by default. Over it, a
+   * message is dropped (`websocket.rateLimited` gets it) or the connection closed with 1008.
+   */
+  rateLimit?: RateLimit;
   /** Shuts the server down (as `shutdown()` does) when aborted. */
   signal?: AbortSignal;
   /** Called once the server listens, with its address. */
@@ -403,6 +410,7 @@ export class WebSocketServer<T = undefined> {
       handler: this.#handler,
       options: this.#connectionOptions,
       topics: this.#topics,
+      rateLimit: this.#options.rateLimit ?? null,
     });
     this.#connections.add(ws);
     ws.closed.then(() => this.#connections.delete(ws));

@@ -40,6 +40,8 @@
  *   messages is closed with 1008, a binary message closes it with 1003 (unsupported data), a
  *   message over 64 KiB with 1009. An `error` also says when Redis is down (history, member list
  *   or a message not kept).
+ * - a member that sends faster than {@link RATE_LIMIT} (no human does; a script can) has the
+ *   messages over it dropped, not relayed, and gets an `error` saying so, at most once a second.
  *
  * Subprotocol: a client must offer `chat` (`new WebSocket(url, "chat")`; from "chat, superchat"
  * the server picks `chat`). A client that offers no `chat` is refused with 400 at the handshake
@@ -48,7 +50,7 @@
  * @module
  */
 
-import { ReadyState, serve, type WebSocketServer } from "../../mod.ts";
+import { type RateLimit, ReadyState, serve, type WebSocketServer } from "../../mod.ts";
 import { RedisBackplane } from "../../redis.ts";
 import { env } from "../_env.ts";
 import { shutdownOn } from "../_shutdown.ts";
@@ -69,6 +71,20 @@ export type { ChatEntry, ChatStore, PresenceUpdate } from "./store.ts";
 export const MAX_MESSAGE_LENGTH = 2_000;
 /** Invalid messages a connection may send before it is closed with 1008. */
 export const MAX_INVALID_MESSAGES = 10;
+/**
+ * How fast one member may talk: 5 messages a second on average, 20 at once, and 32 KiB a second
+ * (64 KiB at once). No one typing reaches it; a script that floods the room does, and the room
+ * then gets no more than this from it.
+ */
+export const RATE_LIMIT = {
+  messagesPerSecond: 5,
+  messageBurst: 20,
+  bytesPerSecond: 32 * 1024,
+  byteBurst: 64 * 1024,
+  exceeded: "drop",
+} as const;
+/** A member over the rate limit is told at most this often (ms), not once per dropped message. */
+const RATE_NOTICE_INTERVAL_MS = 1_000;
 /** The subprotocol of `/chat`. */
 export const SUBPROTOCOL = "chat";
 /**
@@ -85,6 +101,8 @@ export interface Member {
   invalid: number;
   /** The `since` the client asked for, or null for the whole history. */
   since: string | null;
+  /** When the member was last told it is over the rate limit (ms), or 0. */
+  rateNoticeAt: number;
 }
 
 /** Options for {@link startChatServer}. */
@@ -102,6 +120,8 @@ export interface ChatServerOptions {
    * the newcomer would only wait).
    */
   backplane?: RedisBackplane;
+  /** Each member's limit; {@link RATE_LIMIT} unless given, null for none. */
+  rateLimit?: RateLimit | null;
 }
 
 /** A running chat: its server and its store. */
@@ -136,6 +156,8 @@ export function startChat(options: ChatServerOptions = {}): Chat {
     // when it reconnects, the history fills the gap.
     backpressureLimit: 1024 * 1024,
     closeOnBackpressureLimit: true,
+    // One member flooding the room would reach every member (on every instance): cap each.
+    rateLimit: options.rateLimit === undefined ? RATE_LIMIT : options.rateLimit ?? undefined,
     fetch(request) {
       const { pathname } = new URL(request.url);
       if (pathname !== "/") return new Response("Not found\n", { status: 404 });
@@ -161,7 +183,7 @@ export function startChat(options: ChatServerOptions = {}): Chat {
       }
       return {
         protocol: SUBPROTOCOL,
-        data: { uid: crypto.randomUUID(), invalid: 0, since },
+        data: { uid: crypto.randomUUID(), invalid: 0, since, rateNoticeAt: 0 },
       };
     },
     websocket: {
@@ -220,6 +242,16 @@ export function startChat(options: ChatServerOptions = {}): Chat {
               "(its storage is unavailable right now)",
           }));
         }
+      },
+      rateLimited(ws) {
+        const now = Date.now();
+        if (now - ws.data.rateNoticeAt < RATE_NOTICE_INTERVAL_MS) return;
+        ws.data.rateNoticeAt = now;
+        ws.send(JSON.stringify({
+          type: "error",
+          error: "you are sending too fast: messages not delivered " +
+            `(at most ${RATE_LIMIT.messagesPerSecond} a second)`,
+        }));
       },
       async close(ws) {
         // The connection has already left the topic. A join still in flight was sent first, so

@@ -102,9 +102,9 @@ export class InboundDeflate {
   receiverHandler(): ReceiverHandler {
     const handler = this.#handler;
     return {
-      onMessage: (data) => {
-        if (this.#queue.running) this.#queue.push({ call: () => handler.onMessage(data) });
-        else handler.onMessage(data);
+      onMessage: (data, size) => {
+        if (this.#queue.running) this.#queue.push({ call: () => handler.onMessage(data, size) });
+        else handler.onMessage(data, size);
       },
       onPing: (payload) => handler.onPing(payload),
       onPong: (payload) => handler.onPong(payload),
@@ -196,6 +196,7 @@ export class InboundDeflate {
       message = concatBytes(this.#binary, this.#length);
       this.#binary = [];
     }
+    const size = this.#length;
     this.#opcode = 0;
     this.#length = 0;
     if (this.#resetEachMessage) {
@@ -203,7 +204,7 @@ export class InboundDeflate {
       this.#inflater.close();
       this.#inflater = null;
     }
-    this.#handler.onMessage(message);
+    this.#handler.onMessage(message, size);
   }
 
   #onInflated(chunk: Uint8Array): void {

@@ -22,6 +22,7 @@ import type { ChunkReader } from "./chunk_reader.ts";
 import type { ConnectionOptions } from "./connection_options.ts";
 import { Inbound } from "./inbound.ts";
 import { Liveness } from "./liveness.ts";
+import { type RateLimit, RateLimiter } from "./rate_limit.ts";
 import { type SendData, toBytes } from "./message_frame.ts";
 import { type Message, MessageQueue } from "./message_queue.ts";
 import { Sender, type SendStatus } from "./sender.ts";
@@ -53,6 +54,8 @@ export interface ConnectionInit<T> {
   options: Required<ConnectionOptions>;
   /** The server's topics; null on the client side, which has none. */
   topics: TopicRegistry<Connection<T>> | null;
+  /** The server's limit on incoming messages, or null for none. */
+  rateLimit: RateLimit | null;
 }
 
 /** The method that tells when a connection's `close` callback is done; kept off the public API. */
@@ -98,6 +101,9 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   readonly #queue: MessageQueue | null = null;
   /** Whether to look for messages that nothing will read (see #checkUnread). */
   #watchUnread = false;
+  readonly #rateLimiter: RateLimiter | null = null;
+  #rateLimitCloses = false;
+  #rateLimited = 0;
   /** Bounds the closing handshake: the socket is dropped when it fires. */
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Whether the socket is being closed (everything queued goes out first). */
@@ -148,6 +154,10 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
       // The peer is not reading: a close frame would only wait behind unsent bytes.
       dead: () => this.#perform(this.#session.abandon(closeFor("heartbeat-timeout"))),
     });
+    if (init.rateLimit !== null) {
+      this.#rateLimiter = new RateLimiter(init.rateLimit, Date.now());
+      this.#rateLimitCloses = init.rateLimit.exceeded === "close";
+    }
     if (init.handler.message === undefined) {
       this.#queue = new MessageQueue(options.messageQueueLength);
       // Only a server's connections: a client's caller holds the connection and reads it later.
@@ -173,6 +183,11 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   /** Bytes handed to `send` (and friends) that the socket has not taken yet. */
   get bufferedAmount(): number {
     return this.#sender.bufferedAmount;
+  }
+
+  /** Messages from the peer dropped for the rate limit. */
+  get rateLimited(): number {
+    return this.#rateLimited;
   }
 
   /** Messages as a stream (the pull-style API only). */
@@ -433,7 +448,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
 
   #receiverHandler(): ReceiverHandler {
     return {
-      onMessage: (message) => this.#onMessage(message),
+      onMessage: (message, size) => this.#onMessage(message, size),
       onPing: (payload) => {
         // Answered while our close frame has not gone out (nothing may follow it), within the
         // send limit.
@@ -446,8 +461,12 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     };
   }
 
-  #onMessage(message: Message): void {
+  #onMessage(message: Message, size: number): void {
     if (!this.#session.isOpen) return; // data after our close frame is discarded
+    if (this.#rateLimiter !== null && !this.#rateLimiter.allow(size, Date.now())) {
+      this.#onRateLimited(message);
+      return;
+    }
     const queue = this.#queue;
     if (queue !== null) {
       queue.push(message);
@@ -462,6 +481,16 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     } catch (error) {
       this.#onApplicationError(error);
     }
+  }
+
+  /** A message over the rate limit: dropped (and counted, and reported), or the connection. */
+  #onRateLimited(message: Message): void {
+    if (this.#rateLimitCloses) {
+      this.#fail(closeFor("rate-limit"));
+      return;
+    }
+    this.#rateLimited++;
+    this.#call(this.#handler.rateLimited, message);
   }
 
   /**

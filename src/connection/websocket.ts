@@ -107,6 +107,11 @@ export interface ServerWebSocket<T = undefined> extends WebSocketConnection<T> {
    * for all of them. Returns how many local subscribers it was queued for.
    */
   publish(topic: string, data: SendData): number;
+  /**
+   * How many messages from this peer were dropped for the server's `rateLimit` (with
+   * `exceeded: "drop"`).
+   */
+  readonly rateLimited: number;
 }
 
 /**
@@ -138,4 +143,9 @@ export interface WebSocketHandler<
   close?(ws: W, code: number, reason: string): void | Promise<void>;
   /** An application callback threw. The connection is closed with 1011. */
   error?(ws: W, error: unknown): void | Promise<void>;
+  /**
+   * A message arrived over the server's `rateLimit` and was dropped (with `exceeded: "drop"`):
+   * the place to tell the peer, sparingly.
+   */
+  rateLimited?(ws: W, message: Message): void | Promise<void>;
 }

@@ -52,6 +52,7 @@ const CAUSES = {
   ],
   // This end's policies and timers.
   "send-buffer-limit": [CloseCode.PolicyViolation, "send buffer limit exceeded"],
+  "rate-limit": [CloseCode.PolicyViolation, "rate limit exceeded"],
   "idle-timeout": [CloseCode.GoingAway, "idle timeout"],
   "heartbeat-timeout": [CloseCode.InternalError, "heartbeat timeout"],
   // An application callback threw: 1011 without details, which are the application's business.

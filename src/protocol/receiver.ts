@@ -14,8 +14,8 @@ import { isControlOpcode, isKnownOpcode, Opcode } from "./opcodes.ts";
 
 /** What the receiver reports. The connection layer implements it. */
 export interface ReceiverHandler {
-  /** A complete text (string) or binary (Uint8Array) message. */
-  onMessage(data: string | Uint8Array): void;
+  /** A complete text (string) or binary (Uint8Array) message of `size` bytes (text: UTF-8). */
+  onMessage(data: string | Uint8Array, size: number): void;
   /** A ping; the connection answers it with a pong carrying the same payload. */
   onPing(payload: Uint8Array): void;
   /** A pong, solicited or not. */
@@ -194,7 +194,7 @@ export class Receiver implements FrameSink {
     if (opcode !== Opcode.Continuation && this.#frameFin && this.#frameDecoded === 0) {
       // An unfragmented message that arrived whole: the fast path, no assembly.
       if (opcode === Opcode.Binary) {
-        this.#handler.onMessage(payload);
+        this.#handler.onMessage(payload, payload.length);
         return !this.#parser.stopped;
       }
       let text: string;
@@ -203,7 +203,7 @@ export class Receiver implements FrameSink {
       } catch {
         return this.#fail("invalid-utf8");
       }
-      this.#handler.onMessage(text);
+      this.#handler.onMessage(text, payload.length);
       return !this.#parser.stopped;
     }
 
@@ -223,12 +223,13 @@ export class Receiver implements FrameSink {
     const message = this.#messageOpcode === Opcode.Text
       ? this.#textParts.join("")
       : concatBytes(this.#binaryParts, this.#messageLength);
+    const size = this.#messageLength;
     this.#messageOpcode = 0;
     this.#messageLength = 0;
     this.#fragments = 0;
     this.#binaryParts = [];
     this.#textParts = [];
-    this.#handler.onMessage(message);
+    this.#handler.onMessage(message, size);
     return !this.#parser.stopped;
   }
 

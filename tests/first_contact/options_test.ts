@@ -122,6 +122,27 @@ const SERVE_CASES: Case[] = [
     RangeError,
     "serve(): maxConnections must be an integer, at least 0, or Infinity, got -1",
   ],
+  // rateLimit: a rate is needed, rates are positive, the policy is one of two.
+  [
+    "a rateLimit without a rate",
+    { rateLimit: { messageBurst: 10 } },
+    TypeError,
+    "serve(): rateLimit needs messagesPerSecond or bytesPerSecond (rateLimit must be an object " +
+    "{ messagesPerSecond, bytesPerSecond, messageBurst, byteBurst, exceeded })",
+  ],
+  [
+    "a rate of 0",
+    { rateLimit: { messagesPerSecond: 0 } },
+    RangeError,
+    "serve(): rateLimit.messagesPerSecond must be a number of messages per second from " +
+    "0.000001 to 1000000000, got 0",
+  ],
+  [
+    "an unknown rateLimit policy",
+    { rateLimit: { bytesPerSecond: 1024, exceeded: "kick" } },
+    TypeError,
+    'serve(): rateLimit.exceeded must be "drop" or "close", got "kick" (a string)',
+  ],
   // number (timers): beyond setTimeout's limit, negative, wrong type.
   [
     "a timer beyond setTimeout's limit",
@@ -248,7 +269,7 @@ const SERVE_CASES: Case[] = [
     { websocket: 42 },
     TypeError,
     "serve(): websocket must be an object of callbacks (open, message, drain, ping, pong, " +
-    "close, error), got 42 (a number)",
+    "close, error, rateLimited), got 42 (a number)",
   ],
   [
     "a browser-style callback name",
@@ -477,6 +498,12 @@ describe("valid options still make a working server and client", () => {
       onListen: () => listening = true,
       perMessageDeflate: { level: 6, memLevel: 9, threshold: 0, clientNoContextTakeover: true },
       backplane: quietBackplane,
+      rateLimit: {
+        messagesPerSecond: 0.5,
+        messageBurst: 3,
+        bytesPerSecond: 1e6,
+        exceeded: "close",
+      },
       maxPayload: 1024 * 1024,
       maxFragments: 100,
       closeTimeout: 1_000,

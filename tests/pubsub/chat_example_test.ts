@@ -13,10 +13,12 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
 import {
+  type ChatServerOptions,
   HISTORY_SIZE,
   MAX_INVALID_MESSAGES,
   MAX_MESSAGE_LENGTH,
   type Member,
+  RATE_LIMIT,
   startChatServer,
 } from "../../examples/chat/server.ts";
 import { RawClient, upgradeRequest } from "../helpers/raw_client.ts";
@@ -89,8 +91,8 @@ async function upgradeStatus(
 describe("examples/chat/server.ts", () => {
   const sockets: WebSocket[] = [];
   const servers: WebSocketServer<Member>[] = [];
-  const start = () => {
-    const server = startChatServer({ port: 0 });
+  const start = (options: ChatServerOptions = {}) => {
+    const server = startChatServer({ port: 0, ...options });
     servers.push(server);
     return server;
   };
@@ -215,7 +217,8 @@ describe("examples/chat/server.ts", () => {
     `a newcomer gets the last ${HISTORY_SIZE} messages, in order`,
     { timeout: STEP },
     async () => {
-      const { port } = start();
+      // Without the rate limit: one member fills the history as fast as it can.
+      const { port } = start({ rateLimit: null });
       const a = await joinTracked(port);
       const total = HISTORY_SIZE + 5;
       for (let i = 0; i < total; i++) a.socket.send(JSON.stringify({ message: `m${i}` }));
@@ -299,4 +302,52 @@ describe("examples/chat/server.ts", () => {
 
     await waitUntil(() => server.connectionCount === 0, STEP, "every connection to be gone");
   });
+
+  test(
+    "a member flooding 10,000 messages: the room gets at most the rate, the others get through",
+    {
+      timeout: 3 * STEP,
+    },
+    async () => {
+      const FLOOD = 10_000;
+      const server = start();
+      const observer = await joinTracked(server.port);
+      const member = await joinTracked(server.port);
+      const flooder = await joinTracked(server.port);
+      const fromFlooder = () =>
+        observer.received.filter((m: Json) => m.type === "message" && m.uid === flooder.uid);
+      const flooderWs = [...server.connections()].find((ws) => ws.data.uid === flooder.uid)!;
+
+      for (let i = 0; i < FLOOD; i++) {
+        flooder.socket.send(JSON.stringify({ message: `flood ${i}` }));
+      }
+      for (let i = 0; i < 5; i++) {
+        member.socket.send(JSON.stringify({ message: `hello ${i}` }));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await waitUntil(
+        () => fromFlooder().length + flooderWs.rateLimited === FLOOD,
+        2 * STEP,
+        "every flood message to be relayed or dropped",
+      );
+      const relayed = fromFlooder();
+      const times = relayed.map((m: Json) => Date.parse(m.time));
+      const span = times.length < 2 ? 0 : times[times.length - 1] - times[0];
+      const most = RATE_LIMIT.messageBurst + Math.ceil(RATE_LIMIT.messagesPerSecond * span / 1000) +
+        1;
+      assert.ok(relayed.length >= RATE_LIMIT.messageBurst, `${relayed.length} relayed`);
+      assert.ok(relayed.length <= most, `${relayed.length} relayed, at most ${most} allowed`);
+      await waitUntil(
+        () => observer.received.filter((m: Json) => m.uid === member.uid).length === 5,
+        STEP,
+        "the other member's messages",
+      );
+      const notices = flooder.received.filter((m: Json) => m.type === "error");
+      assert.ok(notices.length >= 1, "the flooder is told");
+      assert.ok(notices.every((m: Json) => /too fast/.test(m.error)), JSON.stringify(notices[0]));
+      // Once a second at most, not once per dropped message.
+      assert.ok(notices.length <= 3, `${notices.length} notices`);
+      assert.equal(flooder.socket.readyState, WebSocket.OPEN);
+    },
+  );
 });
