@@ -292,13 +292,20 @@ const modes = {
 
   /**
    * `clients` clients each send numbered messages continuously (at most `window` unanswered),
-   * until the server closes. Reports what each saw.
+   * until the server closes. Reports what each saw. A line on stdin marks the moment: each client
+   * notes how many it had sent by then (`sentAtMark`), and `MARKED {index: sentAtMark}` is printed.
    */
   async stream() {
     const { clients: count, window: windowSize } = config;
     const { clients, failures } = await openMany(count, 50);
     const open = clients.filter((c) => c !== null);
     const reports = [];
+    const marks = open.map(() => null);
+    const sentSoFar = open.map(() => 0);
+    process.stdin.once("data", () => {
+      for (let i = 0; i < open.length; i++) marks[i] = sentSoFar[i];
+      process.stdout.write(`MARKED ${JSON.stringify(Object.fromEntries(marks.entries()))}\n`);
+    });
     let warm = 0;
     process.stdout.write(`OPEN ${open.length}\n`);
     await Promise.all(open.map((client, index) =>
@@ -312,6 +319,7 @@ const modes = {
           while (!closed && !client.ended && sent - echoed < windowSize) {
             client.send(text(`${index}:${sent++}`));
           }
+          sentSoFar[index] = sent;
         };
         client.onFrame = (opcode, payload) => {
           if (opcode === 8) {
@@ -330,6 +338,7 @@ const modes = {
           reports.push({
             id: index,
             sent,
+            sentAtMark: marks[index],
             echoed,
             outOfOrder,
             afterClose,
