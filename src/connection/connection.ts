@@ -365,7 +365,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
       case "await-socket-close":
         // The peer's close frame, or (for a client) the server's end of TCP, is due within the
         // close timeout.
-        this.#restartCloseTimer();
+        this.#startCloseTimer();
         return;
       case "close-socket":
         this.#closeSocket();
@@ -376,9 +376,12 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     }
   }
 
-  #restartCloseTimer(): void {
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(() => this.#onSocketClosed(), this.#options.closeTimeout);
+  /**
+   * One deadline for the whole closing handshake, from its first step: a later step (the peer's
+   * answer, closing our side) does not extend it, so a closing socket never lingers longer.
+   */
+  #startCloseTimer(): void {
+    this.#closeTimer ??= setTimeout(() => this.#onSocketClosed(), this.#options.closeTimeout);
   }
 
   /**
@@ -389,7 +392,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   #closeSocket(): void {
     if (this.#socketClosing) return;
     this.#socketClosing = true;
-    this.#restartCloseTimer();
+    this.#startCloseTimer();
     // Half-close, then keep reading (and discarding) until the peer closes too. Closing outright
     // while the peer is still sending would leave unread bytes, and the kernel answers those with
     // a reset that can destroy our close frame before the peer has read it.

@@ -50,7 +50,7 @@ interface PeerLog {
  * (`initiate`) or in answer to the client's; then it either closes TCP (`closeTcp`) or keeps it
  * open, reading, until the client closes it.
  */
-function closingServer(options: { initiate: boolean; closeTcp: boolean }) {
+function closingServer(options: { initiate: boolean; closeTcp: boolean; answerDelay?: number }) {
   let resolveLog!: (log: PeerLog) => void;
   const log = new Promise<PeerLog>((resolve) => resolveLog = resolve);
   const server = startRawServer(async (peer) => {
@@ -73,7 +73,11 @@ function closingServer(options: { initiate: boolean; closeTcp: boolean }) {
     if (options.initiate) sendClose();
     for (let frame = await peer.frame(); frame !== null; frame = await peer.frame()) {
       entry.frames.push(frame);
-      if (frame.opcode === OP.close && !options.initiate) sendClose();
+      if (frame.opcode === OP.close && !options.initiate) {
+        if (options.answerDelay !== undefined) {
+          setTimeout(sendClose, options.answerDelay);
+        } else sendClose();
+      }
     }
     resolveLog(entry);
   });
@@ -104,7 +108,10 @@ describe("the closing handshake: who closes TCP", () => {
   });
 
   /** Starts a closing server and connects our client to it. */
-  async function open(options: { initiate: boolean; closeTcp: boolean }, closeTimeout: number) {
+  async function open(
+    options: { initiate: boolean; closeTcp: boolean; answerDelay?: number },
+    closeTimeout: number,
+  ) {
     const { server, log } = closingServer(options);
     const raw = await server;
     rawServers.push(raw);
@@ -223,5 +230,21 @@ describe("the closing handshake: who closes TCP", () => {
     // callback may come just after the client's end.)
     await within(closeReported, 2_000, "the server's close callback");
     assert.deepEqual(reports, [{ code: 1000, reason: "raw bye" }]);
+  });
+
+  test("one deadline for the whole close: a late answer does not extend it", {
+    timeout: 20_000,
+  }, async () => {
+    const { ws, closedAt, errors } = await open(
+      { initiate: false, closeTcp: false, answerDelay: 0.7 * CLOSE_TIMEOUT },
+      CLOSE_TIMEOUT,
+    );
+    const closeAt = Date.now();
+    ws.close(1000, "client bye");
+    const closed = await within(closedAt, 5 * CLOSE_TIMEOUT, "closed");
+    assert.deepEqual(errors, []);
+    assert.deepEqual(closed.info, { code: 4002, reason: "server bye", wasClean: true });
+    // Restarted by the answer, it would end at 1.7 × closeTimeout.
+    between(closed.at - closeAt, 0.8 * CLOSE_TIMEOUT, 1.4 * CLOSE_TIMEOUT, "closed after close()");
   });
 });
