@@ -7,6 +7,7 @@
 
 import net from "node:net";
 import { createHash } from "node:crypto";
+import { concat } from "../helpers/bytes.ts";
 import { readFrame, type ServerFrame } from "../helpers/wire.ts";
 import { within } from "./_probe.ts";
 
@@ -26,10 +27,7 @@ export class RawPeer {
   constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Uint8Array) => {
-      const next = new Uint8Array(this.#buffer.length + chunk.length);
-      next.set(this.#buffer);
-      next.set(chunk, this.#buffer.length);
-      this.#buffer = next;
+      this.#buffer = concat(this.#buffer, chunk);
       this.#wake?.();
     });
     socket.on("end", () => {

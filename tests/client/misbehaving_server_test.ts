@@ -8,18 +8,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, WebSocketHandshakeError } from "../../mod.ts";
-import { clientFrame, closeCodeOf, closePayload, OP, text } from "../helpers/wire.ts";
+import { closeCodeOf, closePayload, OP, serverFrame, text } from "../helpers/wire.ts";
 import { acceptFor, type RawPeer, type RawServer, startRawServer } from "./_raw_server.ts";
 import { describeMessage, finish, type Probe, probe, within } from "./_probe.ts";
-
-/** A frame as a server sends it: unmasked unless asked. */
-function serverFrame(
-  opcode: number,
-  payload: string | Uint8Array | number[] = [],
-  spec: { fin?: boolean; mask?: boolean } = {},
-): Uint8Array {
-  return clientFrame(opcode, payload, { fin: spec.fin, mask: spec.mask ?? false });
-}
 
 const servers: RawServer[] = [];
 after(async () => {

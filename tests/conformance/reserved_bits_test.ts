@@ -8,19 +8,18 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clientFrame, closePayload, OP } from "../helpers/wire.ts";
+import { concat } from "../helpers/bytes.ts";
+import { clientFrame, closePayload, OP, serverFrame } from "../helpers/wire.ts";
 import {
   assertBytes,
   assertFailed,
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  join,
   type RecordingServer,
   recordingServer,
   SERVER_CLOSE,
-  serverFrame,
-} from "../helpers/conformance.ts";
+} from "./_exchange.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -58,7 +57,7 @@ describe("reserved bits", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "Hello, world!"),
         clientFrame(OP.text, "Hello, world!", { rsv: RSV2 }),
         clientFrame(OP.ping),
@@ -78,7 +77,7 @@ describe("reserved bits", () => {
       { fin: true, rsv: 0, opcode: OP.text, masked: false },
     );
     client.write(
-      join(clientFrame(OP.text, "Hello, world!", { rsv: RSV1 | RSV2 }), clientFrame(OP.ping)),
+      concat(clientFrame(OP.text, "Hello, world!", { rsv: RSV1 | RSV2 }), clientFrame(OP.ping)),
     );
     await client.waitForEnd();
     assertFailed(client.pending, new Uint8Array(0), 1002);
@@ -87,7 +86,7 @@ describe("reserved bits", () => {
 
   test("the same, sent one byte per write", async () => {
     const { client, entry } = await open();
-    const data = join(
+    const data = concat(
       clientFrame(OP.text, "Hello, world!"),
       clientFrame(OP.text, "Hello, world!", { rsv: RSV3 }),
       clientFrame(OP.ping),
@@ -141,7 +140,7 @@ describe("reserved bits", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "frag", { fin: false }),
         clientFrame(OP.cont, "ment", { rsv: RSV1 }),
       ),
@@ -154,7 +153,7 @@ describe("reserved bits", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "frag", { fin: false, rsv: RSV2 }),
         clientFrame(OP.cont, "ment"),
       ),
@@ -167,11 +166,11 @@ describe("reserved bits", () => {
     const { client } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.text, "plain"), clientFrame(OP.binary, [1, 2, 3]), CLIENT_CLOSE),
+      concat(clientFrame(OP.text, "plain"), clientFrame(OP.binary, [1, 2, 3]), CLIENT_CLOSE),
     );
     assertBytes(
       received,
-      join(serverFrame(OP.text, "plain"), serverFrame(OP.binary, [1, 2, 3]), SERVER_CLOSE),
+      concat(serverFrame(OP.text, "plain"), serverFrame(OP.binary, [1, 2, 3]), SERVER_CLOSE),
     );
   });
 });

@@ -14,6 +14,7 @@
  */
 
 import type { Message, WebSocketConnection, WebSocketHandler, WebSocketServer } from "../../mod.ts";
+import { hex } from "../helpers/bytes.ts";
 import { startServer } from "../helpers/servers.ts";
 import { SERVER_CLOSE_REASON, SERVER_PING_PAYLOAD } from "../peers/scenarios.mjs";
 
@@ -142,13 +143,6 @@ export async function describe(message: Message | Uint8Array): Promise<SeenMessa
     length: bytes.length,
     sha256: hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()))),
   };
-}
-
-/** Hex of bytes. */
-export function hex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
 }
 
 /** Resolves with the promise's value, or rejects after `ms` saying what was awaited. */

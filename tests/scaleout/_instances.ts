@@ -7,6 +7,7 @@
 
 import { BIN, type Child, startChild } from "../helpers/example_process.ts";
 import type { RedisBackplaneStats } from "../../redis.ts";
+import { hex } from "../helpers/bytes.ts";
 import { within } from "./_clients.ts";
 
 /** A running instance: its process, port and the backplane events it printed. */
@@ -83,11 +84,6 @@ export interface TopicClient {
   until(predicate: () => boolean, ms: number, what: string): Promise<void>;
   /** Settles with the close event's code. */
   closed: Promise<number>;
-}
-
-/** Bytes as lowercase hex, as binary messages are recorded. */
-export function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 const opened = new Set<TopicClient>();

@@ -9,6 +9,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { hex } from "../helpers/bytes.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 import {
   HAVE_REDIS,
@@ -23,7 +24,6 @@ import { StreamClient } from "../pubsub/_stream_client.ts";
 import {
   closeOpenClients,
   connectClient,
-  hex,
   type Instance,
   startInstance,
   statsOf,

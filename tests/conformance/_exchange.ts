@@ -1,41 +1,20 @@
 /**
- * Shared by the conformance tests: exact server frames, a byte-exact exchange over a raw socket,
- * the assertion that a connection failed with one close frame and nothing else, and an echo
- * server that records its callbacks per connection (keyed by the request path).
+ * For the conformance tests: a byte-exact exchange over a raw socket, the assertion that a
+ * connection failed with one close frame and nothing else, and an echo server that records its
+ * callbacks per connection (keyed by the request path).
  * @module
  */
 
 import assert from "node:assert/strict";
 import type { Message, WebSocketServer } from "../../mod.ts";
-import { RawClient, sleep } from "./raw_client.ts";
-import { startServer } from "./servers.ts";
-import { clientFrame, closeCodeOf, closePayload, OP, readFrames } from "./wire.ts";
-
-/** A frame exactly as the server must send it: FIN set, no RSV bits, unmasked, minimal length. */
-export function serverFrame(
-  opcode: number,
-  payload: string | Uint8Array | number[] = [],
-): Uint8Array {
-  return clientFrame(opcode, payload, { mask: false });
-}
+import { hex } from "../helpers/bytes.ts";
+import { RawClient, sleep } from "../helpers/raw_client.ts";
+import { startServer } from "../helpers/servers.ts";
+import { clientFrame, closeCodeOf, closePayload, OP, readFrames } from "../helpers/wire.ts";
 
 /** The client's close frame with 1000, and the server's exact answer to it. */
 export const CLIENT_CLOSE = clientFrame(OP.close, closePayload(1000));
 export const SERVER_CLOSE = Uint8Array.from([0x88, 0x02, 0x03, 0xe8]);
-
-export function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-export function hex(data: Uint8Array): string {
-  return Array.from(data, (b) => b.toString(16).padStart(2, "0")).join(" ");
-}
 
 /** Writes `data` in one write; returns every byte the server sent until it closed TCP. */
 export async function exchange(client: RawClient, data: Uint8Array): Promise<Uint8Array> {
@@ -46,12 +25,16 @@ export async function exchange(client: RawClient, data: Uint8Array): Promise<Uin
 
 /** `received` is exactly `expected`. */
 export function assertBytes(received: Uint8Array, expected: Uint8Array): void {
-  assert.equal(hex(received), hex(expected));
+  assert.equal(hex(received, " "), hex(expected, " "));
 }
 
 /** `received` is exactly `before`, then one close frame with `code`, then nothing. */
 export function assertFailed(received: Uint8Array, before: Uint8Array, code: number): void {
-  assert.equal(hex(received.subarray(0, before.length)), hex(before), "frames before the close");
+  assert.equal(
+    hex(received.subarray(0, before.length), " "),
+    hex(before, " "),
+    "frames before the close",
+  );
   const rest = received.subarray(before.length);
   const { frames, used } = readFrames(rest);
   assert.equal(used, rest.length, "only whole frames follow");
