@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import type { WebSocketServer } from "../mod.ts";
 import { latin1 } from "./helpers/bytes.ts";
-import { RawClient, sleep, upgradeRequest } from "./helpers/raw_client.ts";
+import { RawClient, upgradeRequest } from "./helpers/raw_client.ts";
+import { sleep } from "./helpers/timing.ts";
 import { startServer } from "./helpers/servers.ts";
 import { clientFrame, OP, text } from "./helpers/wire.ts";
 

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import type { WebSocketServer } from "../../mod.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { type PeerEvent, startPeerServer } from "./_children.ts";
-import { WAIT_MS, within } from "./_probe.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
 import { peerProtocolHandler } from "../peers/edgews_peer_handler.ts";
 
 /** A server that is up. */
@@ -68,7 +68,7 @@ export function startInProcess(tls = false): { server: WebSocketServer; running:
         }
         return found;
       };
-      return await within(wait(), "waiting for a server event", WAIT_MS);
+      return await within(wait(), WAIT_MS, "waiting for a server event");
     },
     stop: () => server.stop(),
   };

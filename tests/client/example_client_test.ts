@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
 import { startServer } from "../helpers/servers.ts";
 import { BIN, CA_PATH_ARG, type Child, killChildren, startChild } from "./_children.ts";
-import { within } from "./_probe.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
 import { TLS_CERT, TLS_KEY } from "./_targets.ts";
 
 after(() => killChildren());
@@ -63,6 +63,7 @@ for (const runtime of ["deno", "bun"] as const) {
           while (closes.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
           return closes[closes.length - 1];
         })(),
+        WAIT_MS,
         "the server to see the close",
       );
       assert.deepEqual(close, { code: 1000, reason: "end of input" });

@@ -21,7 +21,8 @@ import {
   startChild,
   startPeerServer,
 } from "./_children.ts";
-import { finish, type Probe, probe, within } from "./_probe.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
+import { finish, type Probe, probe } from "./_probe.ts";
 import { OTHER_RUNTIME, startInProcess, TLS_CA } from "./_targets.ts";
 
 after(() => killChildren());
@@ -45,7 +46,7 @@ async function echoes(url: string, options: Parameters<typeof probe>[1]): Promis
 
 async function closesCleanly(p: Probe): Promise<void> {
   p.ws.close(4000, "bye");
-  const info = await within(p.ws.closed, "closed");
+  const info = await within(p.ws.closed, WAIT_MS, "closed");
   assert.equal(info.code, 4000);
   assert.equal(info.wasClean, true);
 }
@@ -74,7 +75,11 @@ describe("our client → our TLS server (in-process)", () => {
   });
 
   test("without the CA: WebSocketHandshakeError", async () => {
-    const error = await within(connect(`wss://127.0.0.1:${port}/`).catch((e) => e), "connect");
+    const error = await within(
+      connect(`wss://127.0.0.1:${port}/`).catch((e) => e),
+      WAIT_MS,
+      "connect",
+    );
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
     assert.equal(
       error.message,
@@ -90,6 +95,7 @@ describe("our client → our TLS server (in-process)", () => {
       connect(`wss://127.0.0.1:${port}/`, {
         tls: { caCerts: [TLS_CA], serverName: "example.com" },
       }).catch((e) => e),
+      WAIT_MS,
       "connect",
     );
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
@@ -103,6 +109,7 @@ describe("our client → our TLS server (in-process)", () => {
   test("plain ws:// to the TLS port: WebSocketHandshakeError, no hang", async () => {
     const error = await within(
       connect(`ws://127.0.0.1:${port}/`, { timeout: 5_000 }).catch((e) => e),
+      WAIT_MS,
       "connect",
     );
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
@@ -168,13 +175,17 @@ for (
     test("trusting the test CA: messages both ways, server close reaches us", async () => {
       const p = await echoes(`wss://127.0.0.1:${port}/`, { tls: { caCerts: [TLS_CA] } });
       p.ws.send("cmd:close");
-      const info = await within(p.ws.closed, "closed");
+      const info = await within(p.ws.closed, WAIT_MS, "closed");
       assert.deepEqual(info, { code: 4001, reason: "server bye", wasClean: true });
       await finish(p);
     });
 
     test("without the CA: WebSocketHandshakeError", async () => {
-      const error = await within(connect(`wss://127.0.0.1:${port}/`).catch((e) => e), "connect");
+      const error = await within(
+        connect(`wss://127.0.0.1:${port}/`).catch((e) => e),
+        WAIT_MS,
+        "connect",
+      );
       assert.ok(error instanceof WebSocketHandshakeError, String(error));
     });
   });

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import type { Message, WebSocketServer } from "../../mod.ts";
 import { hex } from "../helpers/bytes.ts";
-import { RawClient, sleep } from "../helpers/raw_client.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { sleep } from "../helpers/timing.ts";
 import { startServer } from "../helpers/servers.ts";
 import { clientFrame, closeCodeOf, closePayload, OP, readFrames } from "../helpers/wire.ts";
 

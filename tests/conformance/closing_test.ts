@@ -7,7 +7,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketConnection, WebSocketServer } from "../../mod.ts";
-import { RawClient, sleep } from "../helpers/raw_client.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { sleep } from "../helpers/timing.ts";
 import { startServer } from "../helpers/servers.ts";
 import {
   bytes,

@@ -18,7 +18,7 @@ import process from "node:process";
 import { readFileSync } from "node:fs";
 import { connect, serve, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
 import { BIN, killChildren, startChild } from "../client/_children.ts";
-import { within } from "../client/_probe.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
 import { skipName } from "../helpers/skip.ts";
 import { freePort } from "../interop/_processes.ts";
 
@@ -61,6 +61,7 @@ function connectError(url: string, options: Parameters<typeof connect>[1] = {}):
       },
       (error: Error) => error,
     ),
+    WAIT_MS,
     `connect(${url}) to fail`,
   );
 }

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import type { CloseInfo, WebSocketServer } from "../../mod.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { freePort } from "../interop/_processes.ts";
+import { within } from "../helpers/timing.ts";
 import { killChildren, startDriver, startEchoExample } from "./_processes.ts";
 
 const CLIENTS = 50;
@@ -30,16 +31,6 @@ interface StreamReport {
     closeCode: number | null;
     closeReason: string | null;
   }>;
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 describe("shutdown under load", () => {

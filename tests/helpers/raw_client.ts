@@ -6,6 +6,7 @@
 
 import net from "node:net";
 import { concat, latin1 } from "./bytes.ts";
+import { sleep } from "./timing.ts";
 import { readFrame, type ServerFrame } from "./wire.ts";
 
 /** An example key from RFC 6455 §1.3 and its accept value. */
@@ -193,9 +194,4 @@ export class RawClient {
       });
     });
   }
-}
-
-/** Waits. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

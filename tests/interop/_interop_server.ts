@@ -144,12 +144,3 @@ export async function describe(message: Message | Uint8Array): Promise<SeenMessa
     sha256: hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()))),
   };
 }
-
-/** Resolves with the promise's value, or rejects after `ms` saying what was awaited. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -26,8 +26,8 @@ import {
   type InteropServer,
   type SeenMessage,
   startInteropServer,
-  within,
 } from "./_interop_server.ts";
+import { within } from "../helpers/timing.ts";
 import { killAll, PEER_TIMEOUT, runPeer } from "./_processes.ts";
 
 type ClientKind = "deno" | "bun" | "ws";

@@ -6,7 +6,7 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { within } from "./_interop_server.ts";
+import { within } from "../helpers/timing.ts";
 import { BIN, freePort, killAll, startChild } from "./_processes.ts";
 
 const COMMANDS = {

@@ -35,12 +35,3 @@ export async function startInstance(
     throw error;
   }
 }
-
-/** Resolves once `condition()` holds, checking every 10 ms; rejects after `ms`, naming `what`. */
-export async function waitUntil(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

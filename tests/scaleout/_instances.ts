@@ -8,7 +8,7 @@
 import { BIN, type Child, startChild } from "../helpers/example_process.ts";
 import type { RedisBackplaneStats } from "../../redis.ts";
 import { hex } from "../helpers/bytes.ts";
-import { within } from "./_clients.ts";
+import { within } from "../helpers/timing.ts";
 
 /** A running instance: its process, port and the backplane events it printed. */
 export interface Instance {

@@ -20,7 +20,7 @@ import {
   startRedis,
 } from "../helpers/redis_server.ts";
 import { skipSuite } from "../helpers/skip.ts";
-import { StreamClient } from "../pubsub/_stream_client.ts";
+import { StreamClient } from "../helpers/stream_client.ts";
 import {
   closeOpenClients,
   connectClient,

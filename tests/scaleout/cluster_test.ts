@@ -12,14 +12,8 @@ import process from "node:process";
 import { BIN, type Child, killChildren, startChild } from "../helpers/example_process.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 import { freePort } from "../interop/_processes.ts";
-import {
-  type Client,
-  closeClients,
-  connectionsByPid,
-  isRunning,
-  openClients,
-  within,
-} from "./_clients.ts";
+import { type Client, closeClients, connectionsByPid, isRunning, openClients } from "./_clients.ts";
+import { within } from "../helpers/timing.ts";
 
 const COMMAND: [string, string[]] = RUNTIME === "deno"
   ? [BIN.deno, ["run", "-A", "examples/cluster.ts", "examples/echo.ts"]]

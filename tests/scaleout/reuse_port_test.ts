@@ -18,7 +18,8 @@ import { connect, serve } from "../../mod.ts";
 import { BIN, type Child, killChildren, startChild } from "../helpers/example_process.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 import { freePort } from "../interop/_processes.ts";
-import { closeClients, openClients, within } from "./_clients.ts";
+import { closeClients, openClients } from "./_clients.ts";
+import { within } from "../helpers/timing.ts";
 
 const SCRIPT = "tests/scaleout/_reuse_port_server.ts";
 /** Per step; a runtime starting cold is the slow part. */
