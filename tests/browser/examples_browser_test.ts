@@ -37,12 +37,11 @@ import process from "node:process";
 import {
   BIN,
   type Child,
-  exampleCommand,
   killChildren,
   ROOT,
   startChild,
   startExample,
-} from "../helpers/example_process.ts";
+} from "../helpers/processes.ts";
 import { HAVE_REDIS, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 
@@ -224,7 +223,7 @@ async function runDriver<R extends { error?: string; current?: string }>(
       userDataDir,
       deadlineMs: DRIVER_DEADLINE,
     }),
-  ], DRIVER_DEADLINE + 20_000);
+  ], { deadlineMs: DRIVER_DEADLINE + 20_000 });
   const exit = await driver.exited;
   killBrowser(userDataDir);
   const line = driver.stdout().split("\n").find((l) => l.startsWith("RESULT "));
@@ -395,14 +394,13 @@ describe("the examples in headless Chromium", () => {
       const instances: Child[] = [];
       const urls: string[] = [];
       for (const runtime of ["deno", "bun"] as const) {
-        const [command, args] = exampleCommand("examples/chat/server.ts", runtime);
-        const child = startChild(command, args, DRIVER_DEADLINE + 40_000, {
-          PORT: "0",
-          REDIS_URL: redis.url,
-        });
+        const { child, port } = await startExample(
+          "examples/chat/server.ts",
+          DRIVER_DEADLINE + 40_000,
+          { runtime, env: { REDIS_URL: redis.url } },
+        );
         instances.push(child);
-        const match = await child.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\//, 30_000);
-        urls.push(`http://127.0.0.1:${match[1]}/`);
+        urls.push(`http://127.0.0.1:${port}/`);
       }
       const userDataDir = mkdtempSync(join(tmpdir(), "edgews-chromium-"));
       userDataDirs.push(userDataDir);

@@ -8,7 +8,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { killChildren } from "./_children.ts";
+import { killChildren } from "../helpers/processes.ts";
 import { pseudoRandomBytes } from "../peers/scenarios.mjs";
 import { WAIT_MS, within } from "../helpers/timing.ts";
 import { describeMessage, finish, fnv1a, type Probe, probe } from "./_probe.ts";

@@ -13,17 +13,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
-import {
-  BIN,
-  CA_PATH_ARG,
-  killChildren,
-  scriptArgs,
-  startChild,
-  startPeerServer,
-} from "./_children.ts";
+import { killChildren, scriptCommand, startChild } from "../helpers/processes.ts";
+import { CA_PATH, TLS_CA } from "../helpers/tls.ts";
 import { WAIT_MS, within } from "../helpers/timing.ts";
 import { finish, type Probe, probe } from "./_probe.ts";
-import { OTHER_RUNTIME, startInProcess, TLS_CA } from "./_targets.ts";
+import { OTHER_RUNTIME, startInProcess, startPeerServer } from "./_targets.ts";
 
 after(() => killChildren());
 
@@ -118,11 +112,10 @@ describe("our client → our TLS server (in-process)", () => {
   for (const runtime of ["deno", "bun"] as const) {
     const env = runtime === "deno" ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
     test(`${runtime}'s built-in WebSocket, trusting the CA through ${env}`, async () => {
-      const child = startChild(
-        BIN[runtime],
-        [...scriptArgs(runtime, "tests/peers/builtin_wss_client.mjs"), `wss://127.0.0.1:${port}/`],
-        { deadlineMs: 30_000, env: { [env]: CA_PATH_ARG } },
-      );
+      const [command, args] = scriptCommand(runtime, "tests/peers/builtin_wss_client.mjs", [
+        `wss://127.0.0.1:${port}/`,
+      ]);
+      const child = startChild(command, args, { deadlineMs: 30_000, env: { [env]: CA_PATH } });
       const { code } = await child.exited;
       const result = JSON.parse(child.stdout().trim().split("\n").pop() ?? "null");
       assert.deepEqual(
@@ -134,12 +127,14 @@ describe("our client → our TLS server (in-process)", () => {
     });
 
     test(`${runtime}'s built-in WebSocket without the CA is refused`, async () => {
-      const child = startChild(
-        BIN[runtime],
-        [...scriptArgs(runtime, "tests/peers/builtin_wss_client.mjs"), `wss://127.0.0.1:${port}/`],
-        // Neither variable: make sure none leaks in from the test's environment.
-        { deadlineMs: 30_000, env: { DENO_CERT: "", NODE_EXTRA_CA_CERTS: "" } },
-      );
+      const [command, args] = scriptCommand(runtime, "tests/peers/builtin_wss_client.mjs", [
+        `wss://127.0.0.1:${port}/`,
+      ]);
+      // Neither variable: make sure none leaks in from the test's environment.
+      const child = startChild(command, args, {
+        deadlineMs: 30_000,
+        env: { DENO_CERT: "", NODE_EXTRA_CA_CERTS: "" },
+      });
       const { code } = await child.exited;
       const result = JSON.parse(child.stdout().trim().split("\n").pop() ?? "null");
       assert.equal(result?.ok, false, child.stdout());

@@ -28,7 +28,8 @@ import {
   startInteropServer,
 } from "./_interop_server.ts";
 import { within } from "../helpers/timing.ts";
-import { killAll, PEER_TIMEOUT, runPeer } from "./_processes.ts";
+import { killChildren } from "../helpers/processes.ts";
+import { PEER_TIMEOUT, runPeer } from "./_peer.ts";
 
 type ClientKind = "deno" | "bun" | "ws";
 
@@ -94,7 +95,7 @@ for (const style of ["push", "pull"] as const) {
       server = startInteropServer(style);
     });
     after(async () => {
-      killAll();
+      await killChildren();
       await server.server.stop();
     });
 

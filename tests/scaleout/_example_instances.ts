@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Child, exampleCommand, startChild } from "../helpers/example_process.ts";
+import { type Child, startExample } from "../helpers/processes.ts";
 
 /** One running example process. */
 export interface Instance {
@@ -25,13 +25,9 @@ export async function startInstance(
   redisUrl: string,
   deadlineMs: number,
 ): Promise<Instance> {
-  const [command, args] = exampleCommand(script, runtime);
-  const child = startChild(command, args, deadlineMs, { PORT: "0", REDIS_URL: redisUrl });
-  try {
-    const match = await child.waitFor(/(?:ws|http):\/\/127\.0\.0\.1:(\d+)\//, 30_000);
-    return { child, runtime, port: Number(match[1]) };
-  } catch (error) {
-    child.signal("SIGKILL");
-    throw error;
-  }
+  const { child, port } = await startExample(script, deadlineMs, {
+    runtime,
+    env: { REDIS_URL: redisUrl },
+  });
+  return { child, runtime, port };
 }

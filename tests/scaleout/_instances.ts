@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BIN, type Child, startChild } from "../helpers/example_process.ts";
+import { type Child, scriptCommand, startChild } from "../helpers/processes.ts";
 import type { RedisBackplaneStats } from "../../redis.ts";
 import { hex } from "../helpers/bytes.ts";
 import { within } from "../helpers/timing.ts";
@@ -35,10 +35,10 @@ export async function startInstance(
   deadlineMs: number,
   env: Record<string, string> = {},
 ): Promise<Instance> {
-  const args = runtime === "deno"
-    ? [BIN.deno, ["run", "-A", "--v8-flags=--expose-gc", "tests/scaleout/_instance.ts"]] as const
-    : [BIN.bun, ["tests/scaleout/_instance.ts"]] as const;
-  const child = startChild(args[0], [...args[1]], deadlineMs, { ...env, REDIS_URL: url });
+  const [command, args] = scriptCommand(runtime, "tests/scaleout/_instance.ts", [], {
+    exposeGc: true,
+  });
+  const child = startChild(command, args, { deadlineMs, env: { ...env, REDIS_URL: url } });
   const match = await child.waitFor(/listening (\d+)/, 30_000);
   return {
     child,
