@@ -31,10 +31,11 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  type RecordingServer,
+  openRaw,
   recordingServer,
   SERVER_CLOSE,
 } from "./_exchange.ts";
+import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -64,7 +65,7 @@ describe("fragmentation", () => {
     recording = recordingServer();
   });
   after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = (path?: string) => openRaw(recording, path);
 
   test("a ping in two fragments fails with 1002 and gets no pong", async () => {
     const { client, entry } = await open();

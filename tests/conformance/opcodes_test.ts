@@ -16,10 +16,11 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  type RecordingServer,
+  openRaw,
   recordingServer,
   SERVER_CLOSE,
 } from "./_exchange.ts";
+import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -36,7 +37,7 @@ describe("opcodes", () => {
     recording = recordingServer();
   });
   after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = (path?: string) => openRaw(recording, path);
 
   for (const opcode of RESERVED) {
     test(`reserved opcode ${name(opcode)} without payload fails with 1002`, async () => {

@@ -16,10 +16,11 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  type RecordingServer,
+  openRaw,
   recordingServer,
   SERVER_CLOSE,
 } from "./_exchange.ts";
+import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -34,7 +35,7 @@ describe("pings and pongs", () => {
     recording = recordingServer();
   });
   after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = (path?: string) => openRaw(recording, path);
 
   test("a ping without payload is answered with an empty pong", async () => {
     const { client, entry } = await open();

@@ -16,10 +16,11 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  type RecordingServer,
+  openRaw,
   recordingServer,
   SERVER_CLOSE,
 } from "./_exchange.ts";
+import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -35,7 +36,7 @@ describe("reserved bits", () => {
     recording = recordingServer();
   });
   after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = (path?: string) => openRaw(recording, path);
 
   /** Every combination of the three bits but none. */
   const combinations = [1, 2, 3, 4, 5, 6, 7];

@@ -7,41 +7,14 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { ServeOptions, WebSocketServer } from "../../mod.ts";
+import type { WebSocketServer } from "../../mod.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { sleep } from "../helpers/timing.ts";
-import { startServer } from "../helpers/servers.ts";
+import { startRecordingServer, type Tag } from "../helpers/recording_server.ts";
 import { clientFrame, closeCodeOf, OP, text } from "../helpers/wire.ts";
 
 const HEARTBEAT = 300;
 const IDLE = 600;
-
-/** A server that reports each close (code, reason) by connection order. */
-function serverWithCloses(options: ServeOptions) {
-  const closes: Array<{ code: number; reason: string; at: number }> = [];
-  const waiters: Array<() => void> = [];
-  const server: WebSocketServer = startServer({
-    ...options,
-    websocket: {
-      message(ws, message) {
-        ws.send(message);
-      },
-      close(_ws, code, reason) {
-        closes.push({ code, reason, at: Date.now() });
-        for (const wake of waiters.splice(0)) wake();
-      },
-    },
-  });
-  const nextClose = async (ms: number) => {
-    const deadline = Date.now() + ms;
-    while (closes.length === 0) {
-      if (Date.now() > deadline) throw new Error(`no close within ${ms} ms`);
-      await Promise.race([new Promise<void>((r) => waiters.push(r)), sleep(50)]);
-    }
-    return closes[0];
-  };
-  return { server, closes, nextClose };
-}
 
 /** Answers every ping with a pong, in the background, until stopped. */
 function answerPings(client: RawClient): { pings: () => number; stop: () => void } {
@@ -61,7 +34,7 @@ function answerPings(client: RawClient): { pings: () => number; stop: () => void
 }
 
 describe("liveness", () => {
-  const servers: WebSocketServer[] = [];
+  const servers: WebSocketServer<Tag>[] = [];
   const clients: RawClient[] = [];
   after(async () => {
     for (const client of clients) client.destroy();
@@ -71,7 +44,7 @@ describe("liveness", () => {
   test("heartbeat: a peer that stops answering is dropped with 1011", {
     timeout: 20_000,
   }, async () => {
-    const { server, closes, nextClose } = serverWithCloses({
+    const { server, closes, firstClose } = startRecordingServer({
       heartbeatInterval: HEARTBEAT,
       idleTimeout: 0,
     });
@@ -80,7 +53,7 @@ describe("liveness", () => {
     clients.push(dead);
     const opened = Date.now();
     dead.socket.pause(); // reads nothing, answers nothing
-    const close = await nextClose(10 * HEARTBEAT);
+    const close = await firstClose(10 * HEARTBEAT);
     console.log(`heartbeat: dead peer dropped after ${close.at - opened} ms`);
     assert.deepEqual({ code: close.code, reason: close.reason }, {
       code: 1011,
@@ -93,7 +66,10 @@ describe("liveness", () => {
   test("heartbeat: a peer that answers pings stays connected", {
     timeout: 20_000,
   }, async () => {
-    const { server, closes } = serverWithCloses({ heartbeatInterval: HEARTBEAT, idleTimeout: 0 });
+    const { server, closes } = startRecordingServer({
+      heartbeatInterval: HEARTBEAT,
+      idleTimeout: 0,
+    });
     servers.push(server);
     const live = await RawClient.open(server.port);
     clients.push(live);
@@ -109,7 +85,7 @@ describe("liveness", () => {
   test("idleTimeout: a silent peer gets a ping, then a 1001 close", {
     timeout: 20_000,
   }, async () => {
-    const { server, nextClose } = serverWithCloses({
+    const { server, firstClose } = startRecordingServer({
       idleTimeout: IDLE,
       idlePing: true,
       closeTimeout: 500,
@@ -126,7 +102,7 @@ describe("liveness", () => {
     assert.equal(text(second.payload.subarray(2)), "idle timeout");
     await silent.waitForEnd(10 * IDLE);
     // It did not answer the close either: dropped at the close timeout, reported as 1006.
-    const close = await nextClose(10 * IDLE);
+    const close = await firstClose(10 * IDLE);
     assert.equal(close.code, 1006);
     assert.equal(server.connectionCount, 0);
   });
@@ -134,7 +110,7 @@ describe("liveness", () => {
   test("idleTimeout: a peer that answers the pings stays open", {
     timeout: 20_000,
   }, async () => {
-    const { server, closes } = serverWithCloses({ idleTimeout: IDLE, idlePing: true });
+    const { server, closes } = startRecordingServer({ idleTimeout: IDLE, idlePing: true });
     servers.push(server);
     const quiet = await RawClient.open(server.port);
     clients.push(quiet);

@@ -21,9 +21,10 @@ import {
   SERVER_PING_PAYLOAD,
   TEXT_MESSAGES,
 } from "../peers/scenarios.mjs";
+import { hex } from "../helpers/bytes.ts";
+import type { RecordingServer } from "../helpers/recording_server.ts";
 import {
   describe as describeMessage,
-  type InteropServer,
   type SeenMessage,
   startInteropServer,
 } from "./_interop_server.ts";
@@ -90,7 +91,7 @@ function sha256(bytes: Uint8Array): Promise<SeenMessage> {
 
 for (const style of ["push", "pull"] as const) {
   describe(`interop, ${style}-style server on ${RUNTIME}`, () => {
-    let server: InteropServer;
+    let server: RecordingServer<Promise<SeenMessage>>;
     before(() => {
       server = startInteropServer(style);
     });
@@ -109,7 +110,7 @@ for (const style of ["push", "pull"] as const) {
     for (const client of CLIENTS) {
       describe(client.name, () => {
         test("text round trip, including non-ASCII", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "text") as {
             received: Described[];
             close: CloseEventInfo;
@@ -125,7 +126,7 @@ for (const style of ["push", "pull"] as const) {
         test("binary round trip: binary stays binary, byte for byte", {
           timeout: TEST_TIMEOUT,
         }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "binary") as {
             received: Described[];
             close: CloseEventInfo;
@@ -137,7 +138,7 @@ for (const style of ["push", "pull"] as const) {
         });
 
         test("a 16 MiB binary message", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "big-binary") as {
             sent: { length: number; sha256: string };
             received: { type: string; length: number; sha256: string };
@@ -151,7 +152,7 @@ for (const style of ["push", "pull"] as const) {
         });
 
         test("a 16 MiB text message of multi-byte UTF-8", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "big-text") as {
             sent: { length: number; sha256: string };
             received: { type: string; length: number; sha256: string };
@@ -168,7 +169,7 @@ for (const style of ["push", "pull"] as const) {
           "close from the client with 4000 and a reason",
           { timeout: TEST_TIMEOUT },
           async () => {
-            const { url, id } = server.url("/echo");
+            const { url, id } = server.tag("/echo");
             const r = await client.run(url, "close-client") as {
               echo: Described;
               close: CloseEventInfo;
@@ -196,7 +197,7 @@ for (const style of ["push", "pull"] as const) {
           "close from the server with 4000 and a reason",
           { timeout: TEST_TIMEOUT },
           async () => {
-            const { url, id } = server.url("/close-server");
+            const { url, id } = server.tag("/close-server");
             const r = await client.run(url, "close-server") as {
               received: Described[];
               close: CloseEventInfo;
@@ -211,7 +212,7 @@ for (const style of ["push", "pull"] as const) {
         );
 
         test("subprotocol negotiation picks chat", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "protocol") as {
             protocol: string;
             echo: Described;
@@ -227,7 +228,7 @@ for (const style of ["push", "pull"] as const) {
         test("a server ping is answered by the client's automatic pong", {
           timeout: TEST_TIMEOUT,
         }, async () => {
-          const { url, id } = server.url("/server-ping");
+          const { url, id } = server.tag("/server-ping");
           const r = await client.run(url, "server-ping") as {
             message: Described;
             pingsSeen: string[];
@@ -239,13 +240,13 @@ for (const style of ["push", "pull"] as const) {
           assert.deepEqual(r.pingsSeen, client.kind === "deno" ? [] : [payload]);
           assertNormalClose(r.close);
           await serverMessages(id);
-          assert.deepEqual(server.record(id).pongs, [payload]);
+          assert.deepEqual(server.record(id).pongs.map((pong) => hex(pong)), [payload]);
         });
 
         test("a client ping gets a pong with the same payload", {
           timeout: TEST_TIMEOUT,
         }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "client-ping") as {
             supported: boolean;
             pongPayload?: string;
