@@ -4,6 +4,7 @@
  * @module
  */
 
+import { after, before } from "node:test";
 import assert from "node:assert/strict";
 import { hex } from "../helpers/bytes.ts";
 import { RawClient } from "../helpers/raw_client.ts";
@@ -50,20 +51,32 @@ export function assertFailed(received: Uint8Array, before: Uint8Array, code: num
   assert.equal(closeCodeOf(close), code);
 }
 
-/** The conformance tests' recording echo server: it pings "from server" on `/server-ping`. */
-export function recordingServer(): RecordingServer {
-  return startRecordingServer({
-    onOpen(ws) {
-      if (ws.data.path === "/server-ping") ws.ping("from server");
-    },
+/**
+ * For a `describe` body: a recording echo server (which pings "from server" on `/server-ping`),
+ * started before the suite's tests and stopped after them. Returns `open`: a raw connection to it
+ * on `path`, with the server's record of that connection.
+ */
+export function recordingSuite(): (path?: string) => Promise<Opened> {
+  let recording: RecordingServer;
+  before(() => {
+    recording = startRecordingServer({
+      onOpen(ws) {
+        if (ws.data.path === "/server-ping") ws.ping("from server");
+      },
+    });
   });
+  after(() => recording.server.stop());
+  return (path) => openRaw(recording, path);
+}
+
+/** A raw connection and the server's record of it. */
+export interface Opened {
+  client: RawClient;
+  entry: ConnectionRecord;
 }
 
 /** Opens a raw connection on `path` under a fresh id; returns it with the server's record of it. */
-export async function openRaw(
-  recording: RecordingServer,
-  path = "/c",
-): Promise<{ client: RawClient; entry: ConnectionRecord }> {
+export async function openRaw(recording: RecordingServer, path = "/c"): Promise<Opened> {
   const { id, path: tagged } = recording.tag(path);
   const client = await RawClient.open(recording.server.port, { path: tagged });
   return { client, entry: recording.record(id) };

@@ -6,9 +6,10 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RawClient } from "../helpers/raw_client.ts";
+import type { RawClient } from "../helpers/raw_client.ts";
 import { startRecordingServer } from "../helpers/recording_server.ts";
 import { sleep, within } from "../helpers/timing.ts";
+import { openRaw } from "./_exchange.ts";
 import {
   bytes,
   clientFrame,
@@ -32,9 +33,8 @@ function trackingServer(closeTimeout?: number) {
     server: recording.server,
     /** Opens a raw client whose connection is recorded under a fresh id. */
     async open(): Promise<{ client: RawClient; id: string }> {
-      const { id, path } = recording.tag();
-      const client = await RawClient.open(recording.server.port, { path });
-      return { client, id };
+      const { client, entry } = await openRaw(recording, "/");
+      return { client, id: entry.id };
     },
     /** Waits for the connection to close, then checks `close` was called exactly once so. */
     async expectClosed(id: string, code: number, reason?: string): Promise<void> {

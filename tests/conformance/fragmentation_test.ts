@@ -31,11 +31,9 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  openRaw,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
 } from "./_exchange.ts";
-import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -60,12 +58,7 @@ const encoder = new TextEncoder();
 // -------------------------------------------------------------------------------------- tests
 
 describe("fragmentation", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (path?: string) => openRaw(recording, path);
+  const open = recordingSuite();
 
   test("a ping in two fragments fails with 1002 and gets no pong", async () => {
     const { client, entry } = await open();

@@ -6,7 +6,7 @@
  * Each test sends raw bytes and checks every byte the server sends back until it closes TCP.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { concat } from "../helpers/bytes.ts";
 import { clientFrame, OP, serverFrame } from "../helpers/wire.ts";
@@ -16,11 +16,9 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  openRaw,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
 } from "./_exchange.ts";
-import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -32,12 +30,7 @@ const name = (opcode: number) => `0x${opcode.toString(16).toUpperCase()}`;
 // -------------------------------------------------------------------------------------- tests
 
 describe("opcodes", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (path?: string) => openRaw(recording, path);
+  const open = recordingSuite();
 
   for (const opcode of RESERVED) {
     test(`reserved opcode ${name(opcode)} without payload fails with 1002`, async () => {

@@ -6,7 +6,7 @@
  * Each test sends raw bytes and checks every byte the server sends back until it closes TCP.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { concat } from "../helpers/bytes.ts";
 import { bytes, clientFrame, OP, serverFrame } from "../helpers/wire.ts";
@@ -16,11 +16,9 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  openRaw,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
 } from "./_exchange.ts";
-import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -30,12 +28,7 @@ const payload125 = Uint8Array.from({ length: 125 }, (_, i) => (i * 7 + 3) & 0xff
 // -------------------------------------------------------------------------------------- tests
 
 describe("pings and pongs", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (path?: string) => openRaw(recording, path);
+  const open = recordingSuite();
 
   test("a ping without payload is answered with an empty pong", async () => {
     const { client, entry } = await open();

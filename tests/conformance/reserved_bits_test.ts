@@ -6,7 +6,7 @@
  * Each test sends raw bytes and checks every byte the server sends back until it closes TCP.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { concat } from "../helpers/bytes.ts";
 import { clientFrame, closePayload, OP, serverFrame } from "../helpers/wire.ts";
@@ -16,11 +16,9 @@ import {
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  openRaw,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
 } from "./_exchange.ts";
-import type { RecordingServer } from "../helpers/recording_server.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -31,12 +29,7 @@ const RSV3 = 1;
 // -------------------------------------------------------------------------------------- tests
 
 describe("reserved bits", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (path?: string) => openRaw(recording, path);
+  const open = recordingSuite();
 
   /** Every combination of the three bits but none. */
   const combinations = [1, 2, 3, 4, 5, 6, 7];
