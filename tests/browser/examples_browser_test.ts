@@ -1,6 +1,6 @@
 /**
  * The chat and echo examples in a real browser: Debian's headless Chromium, driven by
- * playwright-core from a Node child process (`driver.mjs`), against the examples running as
+ * playwright-core from a Node child process (`_driver.mjs`), against the examples running as
  * processes on the test's runtime (Deno under `deno test`, Bun under `bun test`).
  *
  * Scenarios: two pages join and see each other in the connected list; a message typed in one
@@ -66,7 +66,7 @@ interface Box {
   height: number;
 }
 
-/** Where a page's parts were (see `layoutOf` in driver.mjs). */
+/** Where a page's parts were (see `layoutOf` in _driver.mjs). */
 interface Layout {
   innerWidth: number;
   innerHeight: number;
@@ -158,7 +158,7 @@ function killBrowser(userDataDir: string): void {
 
 const sorted = (list: string[]) => [...list].sort();
 
-/** The driver's many messages (see driver.mjs): the last one, and the long word among them. */
+/** The driver's many messages (see _driver.mjs): the last one, and the long word among them. */
 const MANY = 50;
 const LAST_OF_MANY = `message ${MANY} of ${MANY}`;
 
@@ -216,7 +216,7 @@ async function runDriver<R extends { error?: string; current?: string }>(
   context: () => string,
 ): Promise<R> {
   const driver = startChild(BIN.node, [
-    "tests/browser/driver.mjs",
+    "tests/browser/_driver.mjs",
     JSON.stringify({
       ...config,
       executablePath: CHROMIUM,
