@@ -73,17 +73,15 @@ export interface Child {
   stderr(): string;
   /** The non-empty lines of stdout so far: whole lines, and the last one too once it exited. */
   lines(): string[];
-  /** The lines of stdout that are JSON objects, parsed. */
-  events<E = Record<string, unknown>>(): E[];
   /** Settles once the child has exited (also when its deadline killed it). */
   readonly exited: Promise<Exit>;
   /** Whether it has exited. */
   readonly done: boolean;
   /** Resolves with the first match of `pattern` (a string: literally) in stdout. */
   waitFor(pattern: RegExp | string, ms?: number): Promise<RegExpMatchArray>;
-  /** Resolves with the first line that starts with `match` (a string) or satisfies it. */
-  waitForLine(match: string | ((line: string) => boolean), ms?: number): Promise<string>;
-  /** Resolves with the first of {@link events} that satisfies `match`. */
+  /** Resolves with the first line of stdout that starts with `prefix`. */
+  waitForLine(prefix: string, ms?: number): Promise<string>;
+  /** Resolves with the first line of stdout that is a JSON object satisfying `match`, parsed. */
   waitForEvent<E = Record<string, unknown>>(match: (event: E) => boolean, ms?: number): Promise<E>;
   /** The JSON the child prints as its last line, once it has exited (killed after `ms`). */
   report<R>(ms?: number): Promise<R>;
@@ -178,7 +176,6 @@ export function startChild(command: string, args: string[], options: ChildOption
     stdout: () => out,
     stderr: () => err,
     lines,
-    events,
     exited,
     get done() {
       return done;
@@ -189,9 +186,8 @@ export function startChild(command: string, args: string[], options: ChildOption
         : pattern;
       return until(() => out.match(regex) ?? undefined, String(regex), ms);
     },
-    waitForLine(match, ms = WAIT_MS) {
-      const test = typeof match === "string" ? (line: string) => line.startsWith(match) : match;
-      return until(() => lines().find(test), `line ${match}`, ms);
+    waitForLine(prefix, ms = WAIT_MS) {
+      return until(() => lines().find((line) => line.startsWith(prefix)), `line ${prefix}…`, ms);
     },
     waitForEvent(match, ms = WAIT_MS) {
       return until(() => events<Parameters<typeof match>[0]>().find(match), "event", ms);
