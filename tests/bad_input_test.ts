@@ -7,7 +7,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import type { WebSocketServer } from "../mod.ts";
-import { RawClient, sleep, upgradeRequest } from "./helpers/raw_client.ts";
+import { latin1 } from "./helpers/bytes.ts";
+import { RawClient, upgradeRequest } from "./helpers/raw_client.ts";
+import { sleep } from "./helpers/timing.ts";
 import { startServer } from "./helpers/servers.ts";
 import { clientFrame, OP, text } from "./helpers/wire.ts";
 
@@ -16,10 +18,6 @@ const MAX_HEADER_BYTES = 2048;
 const MAX_HEADER_COUNT = 20;
 
 const enc = new TextEncoder();
-
-function latin1(bytes: Uint8Array): string {
-  return String.fromCharCode(...bytes);
-}
 
 describe("bad input", () => {
   let server: WebSocketServer;

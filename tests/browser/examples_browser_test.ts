@@ -1,6 +1,6 @@
 /**
  * The chat and echo examples in a real browser: Debian's headless Chromium, driven by
- * playwright-core from a Node child process (`driver.mjs`), against the examples running as
+ * playwright-core from a Node child process (`_driver.mjs`), against the examples running as
  * processes on the test's runtime (Deno under `deno test`, Bun under `bun test`).
  *
  * Scenarios: two pages join and see each other in the connected list; a message typed in one
@@ -37,12 +37,11 @@ import process from "node:process";
 import {
   BIN,
   type Child,
-  exampleCommand,
   killChildren,
   ROOT,
   startChild,
   startExample,
-} from "../helpers/example_process.ts";
+} from "../helpers/processes.ts";
 import { HAVE_REDIS, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 
@@ -67,7 +66,7 @@ interface Box {
   height: number;
 }
 
-/** Where a page's parts were (see `layoutOf` in driver.mjs). */
+/** Where a page's parts were (see `layoutOf` in _driver.mjs). */
 interface Layout {
   innerWidth: number;
   innerHeight: number;
@@ -159,7 +158,7 @@ function killBrowser(userDataDir: string): void {
 
 const sorted = (list: string[]) => [...list].sort();
 
-/** The driver's many messages (see driver.mjs): the last one, and the long word among them. */
+/** The driver's many messages (see _driver.mjs): the last one, and the long word among them. */
 const MANY = 50;
 const LAST_OF_MANY = `message ${MANY} of ${MANY}`;
 
@@ -217,14 +216,14 @@ async function runDriver<R extends { error?: string; current?: string }>(
   context: () => string,
 ): Promise<R> {
   const driver = startChild(BIN.node, [
-    "tests/browser/driver.mjs",
+    "tests/browser/_driver.mjs",
     JSON.stringify({
       ...config,
       executablePath: CHROMIUM,
       userDataDir,
       deadlineMs: DRIVER_DEADLINE,
     }),
-  ], DRIVER_DEADLINE + 20_000);
+  ], { deadlineMs: DRIVER_DEADLINE + 20_000 });
   const exit = await driver.exited;
   killBrowser(userDataDir);
   const line = driver.stdout().split("\n").find((l) => l.startsWith("RESULT "));
@@ -395,14 +394,13 @@ describe("the examples in headless Chromium", () => {
       const instances: Child[] = [];
       const urls: string[] = [];
       for (const runtime of ["deno", "bun"] as const) {
-        const [command, args] = exampleCommand("examples/chat/server.ts", runtime);
-        const child = startChild(command, args, DRIVER_DEADLINE + 40_000, {
-          PORT: "0",
-          REDIS_URL: redis.url,
-        });
+        const { child, port } = await startExample(
+          "examples/chat/server.ts",
+          DRIVER_DEADLINE + 40_000,
+          { runtime, env: { REDIS_URL: redis.url } },
+        );
         instances.push(child);
-        const match = await child.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\//, 30_000);
-        urls.push(`http://127.0.0.1:${match[1]}/`);
+        urls.push(`http://127.0.0.1:${port}/`);
       }
       const userDataDir = mkdtempSync(join(tmpdir(), "edgews-chromium-"));
       userDataDirs.push(userDataDir);

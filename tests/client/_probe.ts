@@ -6,18 +6,7 @@
  */
 
 import { connect, type ConnectOptions, type Message, type WebSocketConnection } from "../../mod.ts";
-
-/** How long any single wait may take before the test fails instead of hanging. */
-export const WAIT_MS = 30_000;
-
-/** Rejects with a clear message when `promise` has not settled after `ms`. */
-export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
+import { WAIT_MS, within } from "../helpers/timing.ts";
 
 /** A queue that a handler pushes into and a test takes from. */
 export class Queue<T> {
@@ -30,7 +19,7 @@ export class Queue<T> {
   }
   async next(what: string, ms = WAIT_MS): Promise<T> {
     while (this.#taken >= this.items.length) {
-      await within(new Promise<void>((resolve) => this.#wake = resolve), what, ms);
+      await within(new Promise<void>((resolve) => this.#wake = resolve), ms, what);
     }
     return this.items[this.#taken++];
   }
@@ -66,6 +55,7 @@ export async function probe(url: string, options: ConnectOptions = {}): Promise<
         error: (_ws, error) => void errors.push(error),
       },
     }),
+    WAIT_MS,
     `connecting to ${url}`,
   );
   return { ws, messages, pings, pongs, closes, errors };
@@ -75,22 +65,7 @@ export async function probe(url: string, options: ConnectOptions = {}): Promise<
 export async function finish(p: Probe | undefined): Promise<void> {
   if (p === undefined) return;
   p.ws.close(1000);
-  await within(p.ws.closed, "closing").catch(() => p.ws.terminate());
-}
-
-/** A deterministic pseudo-random byte array (xorshift32). */
-export function pseudoRandomBytes(length: number, seed = 0x9e3779b9): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 255;
-  }
-  return out;
+  await within(p.ws.closed, WAIT_MS, "closing").catch(() => p.ws.terminate());
 }
 
 /** FNV-1a, 32 bits: a cheap checksum for comparing big messages. */

@@ -7,8 +7,9 @@
 
 import net from "node:net";
 import { createHash } from "node:crypto";
+import { concat } from "../helpers/bytes.ts";
 import { readFrame, type ServerFrame } from "../helpers/wire.ts";
-import { within } from "./_probe.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
 
 /** The accept value for a key, computed independently of src/. */
 export function acceptFor(key: string): string {
@@ -26,10 +27,7 @@ export class RawPeer {
   constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Uint8Array) => {
-      const next = new Uint8Array(this.#buffer.length + chunk.length);
-      next.set(this.#buffer);
-      next.set(chunk, this.#buffer.length);
-      this.#buffer = next;
+      this.#buffer = concat(this.#buffer, chunk);
       this.#wake?.();
     });
     socket.on("end", () => {
@@ -45,7 +43,7 @@ export class RawPeer {
 
   async #waitForData(what: string): Promise<void> {
     if (this.#ended) throw new Error(`${what}: the client closed the connection`);
-    await within(new Promise<void>((resolve) => this.#wake = resolve), what);
+    await within(new Promise<void>((resolve) => this.#wake = resolve), WAIT_MS, what);
   }
 
   /** The request head; its headers with lower-case names. */

@@ -5,18 +5,18 @@
  * @module
  */
 
-import { readFileSync } from "node:fs";
 import type { WebSocketServer } from "../../mod.ts";
+import { type Child, scriptCommand, startListener } from "../helpers/processes.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
-import { type PeerEvent, startPeerServer } from "./_children.ts";
-import { WAIT_MS, within } from "./_probe.ts";
-import { peerProtocolHandler } from "../peers/edgews_peer_handler.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
+import { TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
+import { type PeerProtocolEvent, peerProtocolHandler } from "../peers/edgews_peer_handler.ts";
 
 /** A server that is up. */
 export interface RunningTarget {
   url: string;
   /** Resolves with the first event (see the peer protocol) that matches. */
-  waitForEvent(match: (event: PeerEvent) => boolean): Promise<PeerEvent>;
+  waitForEvent(match: (event: PeerProtocolEvent) => boolean): Promise<PeerProtocolEvent>;
   stop(): Promise<void>;
 }
 
@@ -34,22 +34,21 @@ export interface Target {
 
 export const OTHER_RUNTIME: "deno" | "bun" = RUNTIME === "deno" ? "bun" : "deno";
 
-export const TLS_CERT = readFileSync(
-  new URL("../fixtures/tls/localhost.pem", import.meta.url),
-  "utf8",
-);
-export const TLS_KEY = readFileSync(
-  new URL("../fixtures/tls/localhost.key", import.meta.url),
-  "utf8",
-);
-export const TLS_CA = readFileSync(new URL("../fixtures/tls/ca.pem", import.meta.url), "utf8");
-export const CA_PATH = new URL("../fixtures/tls/ca.pem", import.meta.url).pathname;
+/** Starts a peer server script (see the peer protocol) on `runtime`; resolves once it listens. */
+export function startPeerServer(
+  runtime: "deno" | "bun" | "node",
+  script: string,
+  args: string[] = [],
+): Promise<{ child: Child; port: number }> {
+  const [command, argv] = scriptCommand(runtime, script, args);
+  return startListener(command, argv, { deadlineMs: 90_000 });
+}
 
 /** An edgews server in this process, playing the peer protocol. */
 export function startInProcess(tls = false): { server: WebSocketServer; running: RunningTarget } {
-  const events: PeerEvent[] = [];
+  const events: PeerProtocolEvent[] = [];
   let wake: (() => void) | null = null;
-  const record = (event: PeerEvent) => {
+  const record = (event: PeerProtocolEvent) => {
     events.push(event);
     wake?.();
   };
@@ -62,13 +61,13 @@ export function startInProcess(tls = false): { server: WebSocketServer; running:
     url: `${tls ? "wss" : "ws"}://127.0.0.1:${server.port}/`,
     async waitForEvent(match) {
       const wait = async () => {
-        let found: PeerEvent | undefined;
+        let found: PeerProtocolEvent | undefined;
         while ((found = events.find(match)) === undefined) {
           await new Promise<void>((resolve) => wake = resolve);
         }
         return found;
       };
-      return await within(wait(), "waiting for a server event", WAIT_MS);
+      return await within(wait(), WAIT_MS, "waiting for a server event");
     },
     stop: () => server.stop(),
   };
@@ -91,7 +90,7 @@ function childTarget(
         waitForEvent: (match) => child.waitForEvent(match, WAIT_MS),
         async stop() {
           child.kill();
-          await child.exited.catch(() => {});
+          await child.exited;
         },
       };
     },

@@ -11,6 +11,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type WebSocketConnection, type WebSocketServer } from "../../mod.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { within } from "../helpers/timing.ts";
 import { startServer } from "../helpers/servers.ts";
 import {
   clientFrame,
@@ -82,17 +83,6 @@ function closingServer(options: { initiate: boolean; closeTcp: boolean; answerDe
     resolveLog(entry);
   });
   return { server, log };
-}
-
-/** Rejects when `promise` has not settled after `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 describe("the closing handshake: who closes TCP", () => {

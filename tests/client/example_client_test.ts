@@ -9,9 +9,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
 import { startServer } from "../helpers/servers.ts";
-import { BIN, CA_PATH_ARG, type Child, killChildren, startChild } from "./_children.ts";
-import { within } from "./_probe.ts";
-import { TLS_CERT, TLS_KEY } from "./_targets.ts";
+import { BIN, type Child, killChildren, startChild } from "../helpers/processes.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
+import { CA_PATH, TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
 
 after(() => killChildren());
 
@@ -21,8 +21,6 @@ function runExample(runtime: "deno" | "bun", url: string, env: Record<string, st
     : ["run", "examples/client.ts", url];
   return startChild(BIN[runtime], args, { deadlineMs: 30_000, stdin: true, env });
 }
-
-const stdoutLines = (child: Child) => child.stdout().split("\n").filter((line) => line !== "");
 
 for (const runtime of ["deno", "bun"] as const) {
   describe(`examples/client.ts on ${runtime}`, () => {
@@ -55,7 +53,7 @@ for (const runtime of ["deno", "bun"] as const) {
       child.process.stdin!.write("héllo wörld\n");
       child.process.stdin!.end("second line ✓\n");
       const { code } = await child.exited;
-      assert.deepEqual(stdoutLines(child), ["< héllo wörld", "< second line ✓"], child.stderr());
+      assert.deepEqual(child.lines(), ["< héllo wörld", "< second line ✓"], child.stderr());
       assert.match(child.stderr(), /closed: 1000/);
       assert.equal(code, 0, child.stderr());
       const close = await within(
@@ -63,6 +61,7 @@ for (const runtime of ["deno", "bun"] as const) {
           while (closes.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
           return closes[closes.length - 1];
         })(),
+        WAIT_MS,
         "the server to see the close",
       );
       assert.deepEqual(close, { code: 1000, reason: "end of input" });
@@ -70,21 +69,21 @@ for (const runtime of ["deno", "bun"] as const) {
 
     test("binary is printed as hex; a server close ends the program", async () => {
       const child = runExample(runtime, `ws://127.0.0.1:${greeter!.port}/`);
-      await child.waitForLine((line) => line.startsWith("< [binary"));
+      await child.waitForLine("< [binary");
       child.process.stdin!.write("quit\n"); // stdin stays open: the server's close must end it
       const { code } = await child.exited;
-      assert.deepEqual(stdoutLines(child), ["< [binary, 4 bytes] de ad be ef"]);
+      assert.deepEqual(child.lines(), ["< [binary, 4 bytes] de ad be ef"]);
       assert.match(child.stderr(), /closed: 4001 as you wish/);
       assert.equal(code, 0, child.stderr());
     });
 
     test("wss:// with the test CA from NODE_EXTRA_CA_CERTS", async () => {
       const child = runExample(runtime, `wss://127.0.0.1:${secure!.port}/`, {
-        NODE_EXTRA_CA_CERTS: CA_PATH_ARG,
+        NODE_EXTRA_CA_CERTS: CA_PATH,
       });
       child.process.stdin!.end("over tls\n");
       const { code } = await child.exited;
-      assert.deepEqual(stdoutLines(child), ["< over tls"], child.stderr());
+      assert.deepEqual(child.lines(), ["< over tls"], child.stderr());
       assert.equal(code, 0, child.stderr());
     });
 

@@ -8,18 +8,10 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, WebSocketHandshakeError } from "../../mod.ts";
-import { clientFrame, closeCodeOf, closePayload, OP, text } from "../helpers/wire.ts";
+import { closeCodeOf, closePayload, OP, serverFrame, text } from "../helpers/wire.ts";
 import { acceptFor, type RawPeer, type RawServer, startRawServer } from "./_raw_server.ts";
-import { describeMessage, finish, type Probe, probe, within } from "./_probe.ts";
-
-/** A frame as a server sends it: unmasked unless asked. */
-function serverFrame(
-  opcode: number,
-  payload: string | Uint8Array | number[] = [],
-  spec: { fin?: boolean; mask?: boolean } = {},
-): Uint8Array {
-  return clientFrame(opcode, payload, { fin: spec.fin, mask: spec.mask ?? false });
-}
+import { WAIT_MS, within } from "../helpers/timing.ts";
+import { describeMessage, finish, type Probe, probe } from "./_probe.ts";
 
 const servers: RawServer[] = [];
 after(async () => {
@@ -45,6 +37,7 @@ async function refused(
       },
       (error) => error,
     ),
+    WAIT_MS,
     "connect to settle",
   );
   assert.ok(
@@ -64,7 +57,7 @@ async function answering(response: (key: string) => string) {
     await peer.ended();
     done();
   });
-  return { server, clientLetGo: () => within(clientLetGo, "the client to close TCP") };
+  return { server, clientLetGo: () => within(clientLetGo, WAIT_MS, "the client to close TCP") };
 }
 
 const ok101 = (key: string, extra = "") =>
@@ -203,7 +196,7 @@ describe("client against a misbehaving server: the handshake", () => {
         "the WebSocket handshake within 300 ms",
     );
     assert.equal(error.status, undefined);
-    await within(clientLetGo, "the client to close TCP");
+    await within(clientLetGo, WAIT_MS, "the client to close TCP");
   });
 
   test("a server that never answers at all: error after `timeout`", async () => {
@@ -238,10 +231,11 @@ describe("client against a misbehaving server: the handshake", () => {
         },
         (error) => error,
       ),
+      WAIT_MS,
       "connect to settle",
     );
     assert.equal(result, reason);
-    await within(clientLetGo, "the client to close TCP");
+    await within(clientLetGo, WAIT_MS, "the client to close TCP");
     // An already aborted signal rejects at once, with its reason too.
     const error = await connect(server.url, { signal: AbortSignal.abort(reason) }).catch((e) => e);
     assert.equal(error, reason);
@@ -281,8 +275,8 @@ describe("client against a misbehaving server: after the handshake", () => {
       resolveFrames(frames);
     });
     const p = await probe(server.url);
-    const info = await within(p.ws.closed, "closed");
-    const frames = await within(framesSeen, "the client's frames");
+    const info = await within(p.ws.closed, WAIT_MS, "closed");
+    const frames = await within(framesSeen, WAIT_MS, "the client's frames");
     return { info, frames, p };
   }
 
@@ -373,12 +367,12 @@ describe("client against a raw server: fragments and pings", () => {
     const second = await p.messages.next("fragmented binary");
     assert.ok(second instanceof Uint8Array, describeMessage(second));
     assert.deepEqual(Array.from(second), Array.from({ length: 200 }, (_, i) => i));
-    assert.equal(await within(pongSeen, "the pong"), "mid");
+    assert.equal(await within(pongSeen, WAIT_MS, "the pong"), "mid");
     assert.equal(new TextDecoder().decode(await p.pings.next("ping handler")), "mid");
     p.ws.send("masked?");
-    assert.equal(await within(echoSeen, "the text frame"), "masked?");
+    assert.equal(await within(echoSeen, WAIT_MS, "the text frame"), "masked?");
     p.ws.close(1000, "done");
-    const info = await within(p.ws.closed, "closed");
+    const info = await within(p.ws.closed, WAIT_MS, "closed");
     assert.deepEqual(info, { code: 1000, reason: "done", wasClean: true });
     assert.deepEqual(server.errors, []);
   });

@@ -8,16 +8,10 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { killChildren } from "./_children.ts";
-import {
-  describeMessage,
-  finish,
-  fnv1a,
-  type Probe,
-  probe,
-  pseudoRandomBytes,
-  within,
-} from "./_probe.ts";
+import { killChildren } from "../helpers/processes.ts";
+import { pseudoRandomBytes } from "../peers/scenarios.mjs";
+import { WAIT_MS, within } from "../helpers/timing.ts";
+import { describeMessage, finish, fnv1a, type Probe, probe } from "./_probe.ts";
 import { type RunningTarget, TARGETS } from "./_targets.ts";
 import { skipName } from "../helpers/skip.ts";
 
@@ -67,7 +61,7 @@ for (const target of TARGETS) {
 
     test("a 16 MiB binary message comes back whole (length and checksum)", async () => {
       const { ws, messages } = await open();
-      const data = pseudoRandomBytes(BIG);
+      const data = pseudoRandomBytes(BIG, 0x9e3779b9) as Uint8Array;
       ws.send(data);
       const echo = await messages.next("16 MiB echo", 60_000);
       assert.ok(echo instanceof Uint8Array, `got ${describeMessage(echo)}`);
@@ -116,7 +110,7 @@ for (const target of TARGETS) {
       ws.close(4000, "bye");
       // `closed` reports the server's answering close frame: the code echoed; the reason is
       // whatever that server puts in its answer (edgews echoes the code only, others the reason).
-      const info = await within(ws.closed, "closed");
+      const info = await within(ws.closed, WAIT_MS, "closed");
       assert.equal(info.code, 4000);
       assert.equal(info.wasClean, true);
       const event = await server!.waitForEvent((e) => e.event === "close" && e.code === 4000);
@@ -127,7 +121,7 @@ for (const target of TARGETS) {
     test("the server's close(4001) reaches `closed` and the close handler", async () => {
       const { ws, closes } = await open();
       ws.send("cmd:close");
-      const info = await within(ws.closed, "closed");
+      const info = await within(ws.closed, WAIT_MS, "closed");
       assert.deepEqual(info, { code: 4001, reason: "server bye", wasClean: true });
       assert.deepEqual(closes, [{ code: 4001, reason: "server bye" }]);
       assert.equal(ws.readyState, 3);

@@ -13,16 +13,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
-import {
-  BIN,
-  CA_PATH_ARG,
-  killChildren,
-  scriptArgs,
-  startChild,
-  startPeerServer,
-} from "./_children.ts";
-import { finish, type Probe, probe, within } from "./_probe.ts";
-import { OTHER_RUNTIME, startInProcess, TLS_CA } from "./_targets.ts";
+import { killChildren, scriptCommand, startChild } from "../helpers/processes.ts";
+import { CA_PATH, TLS_CA } from "../helpers/tls.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
+import { finish, type Probe, probe } from "./_probe.ts";
+import { OTHER_RUNTIME, startInProcess, startPeerServer } from "./_targets.ts";
 
 after(() => killChildren());
 
@@ -45,7 +40,7 @@ async function echoes(url: string, options: Parameters<typeof probe>[1]): Promis
 
 async function closesCleanly(p: Probe): Promise<void> {
   p.ws.close(4000, "bye");
-  const info = await within(p.ws.closed, "closed");
+  const info = await within(p.ws.closed, WAIT_MS, "closed");
   assert.equal(info.code, 4000);
   assert.equal(info.wasClean, true);
 }
@@ -74,7 +69,11 @@ describe("our client → our TLS server (in-process)", () => {
   });
 
   test("without the CA: WebSocketHandshakeError", async () => {
-    const error = await within(connect(`wss://127.0.0.1:${port}/`).catch((e) => e), "connect");
+    const error = await within(
+      connect(`wss://127.0.0.1:${port}/`).catch((e) => e),
+      WAIT_MS,
+      "connect",
+    );
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
     assert.equal(
       error.message,
@@ -90,6 +89,7 @@ describe("our client → our TLS server (in-process)", () => {
       connect(`wss://127.0.0.1:${port}/`, {
         tls: { caCerts: [TLS_CA], serverName: "example.com" },
       }).catch((e) => e),
+      WAIT_MS,
       "connect",
     );
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
@@ -103,6 +103,7 @@ describe("our client → our TLS server (in-process)", () => {
   test("plain ws:// to the TLS port: WebSocketHandshakeError, no hang", async () => {
     const error = await within(
       connect(`ws://127.0.0.1:${port}/`, { timeout: 5_000 }).catch((e) => e),
+      WAIT_MS,
       "connect",
     );
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
@@ -111,11 +112,10 @@ describe("our client → our TLS server (in-process)", () => {
   for (const runtime of ["deno", "bun"] as const) {
     const env = runtime === "deno" ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
     test(`${runtime}'s built-in WebSocket, trusting the CA through ${env}`, async () => {
-      const child = startChild(
-        BIN[runtime],
-        [...scriptArgs(runtime, "tests/peers/builtin_wss_client.mjs"), `wss://127.0.0.1:${port}/`],
-        { deadlineMs: 30_000, env: { [env]: CA_PATH_ARG } },
-      );
+      const [command, args] = scriptCommand(runtime, "tests/peers/builtin_wss_client.mjs", [
+        `wss://127.0.0.1:${port}/`,
+      ]);
+      const child = startChild(command, args, { deadlineMs: 30_000, env: { [env]: CA_PATH } });
       const { code } = await child.exited;
       const result = JSON.parse(child.stdout().trim().split("\n").pop() ?? "null");
       assert.deepEqual(
@@ -127,12 +127,14 @@ describe("our client → our TLS server (in-process)", () => {
     });
 
     test(`${runtime}'s built-in WebSocket without the CA is refused`, async () => {
-      const child = startChild(
-        BIN[runtime],
-        [...scriptArgs(runtime, "tests/peers/builtin_wss_client.mjs"), `wss://127.0.0.1:${port}/`],
-        // Neither variable: make sure none leaks in from the test's environment.
-        { deadlineMs: 30_000, env: { DENO_CERT: "", NODE_EXTRA_CA_CERTS: "" } },
-      );
+      const [command, args] = scriptCommand(runtime, "tests/peers/builtin_wss_client.mjs", [
+        `wss://127.0.0.1:${port}/`,
+      ]);
+      // Neither variable: make sure none leaks in from the test's environment.
+      const child = startChild(command, args, {
+        deadlineMs: 30_000,
+        env: { DENO_CERT: "", NODE_EXTRA_CA_CERTS: "" },
+      });
       const { code } = await child.exited;
       const result = JSON.parse(child.stdout().trim().split("\n").pop() ?? "null");
       assert.equal(result?.ok, false, child.stdout());
@@ -168,13 +170,17 @@ for (
     test("trusting the test CA: messages both ways, server close reaches us", async () => {
       const p = await echoes(`wss://127.0.0.1:${port}/`, { tls: { caCerts: [TLS_CA] } });
       p.ws.send("cmd:close");
-      const info = await within(p.ws.closed, "closed");
+      const info = await within(p.ws.closed, WAIT_MS, "closed");
       assert.deepEqual(info, { code: 4001, reason: "server bye", wasClean: true });
       await finish(p);
     });
 
     test("without the CA: WebSocketHandshakeError", async () => {
-      const error = await within(connect(`wss://127.0.0.1:${port}/`).catch((e) => e), "connect");
+      const error = await within(
+        connect(`wss://127.0.0.1:${port}/`).catch((e) => e),
+        WAIT_MS,
+        "connect",
+      );
       assert.ok(error instanceof WebSocketHandshakeError, String(error));
     });
   });

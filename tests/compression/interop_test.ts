@@ -11,7 +11,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { connect, type PerMessageDeflateOptions, type WebSocketServer } from "../../mod.ts";
-import { BIN, killAll, startChild } from "../interop/_processes.ts";
+import { killChildren, scriptCommand, startChild, startListener } from "../helpers/processes.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { type Sniffer, startSniffer } from "./_sniffer.ts";
 import { fingerprint, messages } from "./peers/payloads.mjs";
@@ -32,19 +32,13 @@ interface PeerResult {
 }
 
 /** Runs a client peer to exit and parses its JSON line. */
-async function runClientPeer(command: string, args: string[]): Promise<PeerResult> {
-  const child = startChild(command, args, TIMEOUT);
-  try {
-    await child.exited;
-    const lines = child.stdout().trim().split("\n");
-    try {
-      return JSON.parse(lines[lines.length - 1]);
-    } catch {
-      throw new Error(`peer printed no JSON:\n${child.stdout()}\n${child.stderr()}`);
-    }
-  } finally {
-    child.signal("SIGKILL");
-  }
+function runClientPeer(
+  runtime: "bun" | "node",
+  script: string,
+  args: string[],
+): Promise<PeerResult> {
+  const [command, argv] = scriptCommand(runtime, script, args);
+  return startChild(command, argv, { deadlineMs: TIMEOUT }).report<PeerResult>(TIMEOUT);
 }
 
 function assertEchoes(result: PeerResult, wantExtensions: RegExp): void {
@@ -72,7 +66,7 @@ const noChromium = !existsSync("/usr/bin/chromium") &&
 describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => {
   const cleanups: Array<() => unknown> = [];
   after(async () => {
-    killAll();
+    await killChildren();
     for (const cleanup of cleanups) await cleanup();
   });
 
@@ -91,8 +85,7 @@ describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => 
   for (const mode of Object.keys(MODES)) {
     test(`the ws client → our server, ${mode}`, { timeout: TIMEOUT }, async () => {
       const { sniffer } = await ourServer(mode);
-      const result = await runClientPeer(BIN.node, [
-        "tests/compression/peers/ws_client.mjs",
+      const result = await runClientPeer("node", "tests/compression/peers/ws_client.mjs", [
         `ws://127.0.0.1:${sniffer.port}/`,
         mode,
       ]);
@@ -102,8 +95,7 @@ describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => 
 
     test(`Bun's WebSocket client → our server, ${mode}`, { timeout: TIMEOUT }, async () => {
       const { sniffer } = await ourServer(mode);
-      const result = await runClientPeer(BIN.bun, [
-        "tests/compression/peers/bun_peer.ts",
+      const result = await runClientPeer("bun", "tests/compression/peers/bun_peer.ts", [
         "client",
         `ws://127.0.0.1:${sniffer.port}/`,
       ]);
@@ -116,8 +108,7 @@ describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => 
       skip: noChromium,
     }, async () => {
       const { sniffer } = await ourServer(mode);
-      const result = await runClientPeer(BIN.node, [
-        "tests/compression/peers/chromium.mjs",
+      const result = await runClientPeer("node", "tests/compression/peers/chromium.mjs", [
         `ws://127.0.0.1:${sniffer.port}/`,
       ]);
       assertEchoes(result, expectedAnswer(mode));
@@ -128,12 +119,11 @@ describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => 
       test(`our client → ${peer === "ws" ? "the ws server" : "Bun's native server"}, ${mode}`, {
         timeout: TIMEOUT,
       }, async () => {
-        const child = peer === "ws"
-          ? startChild(BIN.node, ["tests/compression/peers/ws_server.mjs", mode], TIMEOUT)
-          : startChild(BIN.bun, ["tests/compression/peers/bun_peer.ts", "server", mode], TIMEOUT);
-        cleanups.push(() => child.signal("SIGKILL"));
-        await child.waitForOutput("LISTENING ", 30_000);
-        const port = Number(/LISTENING (\d+)/.exec(child.stdout())![1]);
+        const [command, args] = peer === "ws"
+          ? scriptCommand("node", "tests/compression/peers/ws_server.mjs", [mode])
+          : scriptCommand("bun", "tests/compression/peers/bun_peer.ts", ["server", mode]);
+        const { child, port } = await startListener(command, args, { deadlineMs: TIMEOUT });
+        cleanups.push(() => child.kill());
         const sniffer = await startSniffer(port);
         cleanups.push(() => sniffer.close());
         const ws = await connect(`ws://127.0.0.1:${sniffer.port}/`, {
@@ -156,7 +146,7 @@ describe(`permessage-deflate interop (${RUNTIME})`, { timeout: 600_000 }, () => 
           assert.equal((await ws.closed).code, 1000);
         } finally {
           ws.terminate();
-          child.signal("SIGKILL");
+          child.kill();
         }
         // Bun's server compresses every message it is told to; the 0-byte one may go plain.
         assertCompressed(sniffer);

@@ -6,9 +6,10 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { WebSocketConnection, WebSocketServer } from "../../mod.ts";
-import { RawClient, sleep } from "../helpers/raw_client.ts";
-import { startServer } from "../helpers/servers.ts";
+import type { RawClient } from "../helpers/raw_client.ts";
+import { startRecordingServer } from "../helpers/recording_server.ts";
+import { sleep, within } from "../helpers/timing.ts";
+import { openRaw } from "./_exchange.ts";
 import {
   bytes,
   clientFrame,
@@ -19,56 +20,27 @@ import {
   text,
 } from "../helpers/wire.ts";
 
-interface Tracked {
-  /** Every call of the `close` callback for this connection, in order. */
-  closes: Array<{ code: number; reason: string }>;
-  ws: WebSocketConnection<Data>;
-}
-type Data = { id: string };
-
-/**
- * A server that tags each connection with the `id` query parameter, records its `close` calls,
- * echoes messages, and starts a close of its own when told "close-me".
- */
+/** A recording server that echoes messages, and starts a close of its own when told "close-me". */
 function trackingServer(closeTimeout?: number) {
-  const tracked = new Map<string, Tracked>();
-  let next = 0;
-  const server: WebSocketServer<Data> = startServer<Data>({
+  const recording = startRecordingServer({
     closeTimeout,
-    upgrade(request) {
-      return { data: { id: new URL(request.url).searchParams.get("id") ?? "" } };
-    },
-    websocket: {
-      open(ws) {
-        tracked.set(ws.data.id, { closes: [], ws });
-      },
-      message(ws, message) {
-        if (message === "close-me") ws.close(4001, "bye");
-        else ws.send(message);
-      },
-      close(ws, code, reason) {
-        tracked.get(ws.data.id)!.closes.push({ code, reason });
-      },
+    onMessage(ws, message) {
+      if (message === "close-me") ws.close(4001, "bye");
+      else ws.send(message);
     },
   });
   return {
-    server,
-    /** Opens a raw client whose connection is tracked under a fresh id. */
+    server: recording.server,
+    /** Opens a raw client whose connection is recorded under a fresh id. */
     async open(): Promise<{ client: RawClient; id: string }> {
-      const id = String(next++);
-      const client = await RawClient.open(server.port, { path: `/?id=${id}` });
-      return { client, id };
+      const { client, entry } = await openRaw(recording, "/");
+      return { client, id: entry.id };
     },
     /** Waits for the connection to close, then checks `close` was called exactly once so. */
     async expectClosed(id: string, code: number, reason?: string): Promise<void> {
-      const entry = tracked.get(id);
-      assert.ok(entry, `connection ${id} was opened`);
-      const info = await Promise.race([
-        entry.ws.closed,
-        sleep(5000).then(() => {
-          throw new Error(`connection ${id} did not close`);
-        }),
-      ]);
+      const entry = recording.record(id);
+      assert.ok(entry.ws, `connection ${id} was opened`);
+      const info = await within(entry.closed, 5000, `connection ${id} to close`);
       await sleep(20); // room for a second, wrong call to show up
       assert.equal(entry.closes.length, 1, "close callback called exactly once");
       assert.equal(entry.closes[0].code, code);

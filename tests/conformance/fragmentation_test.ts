@@ -12,21 +12,28 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
-import { RawClient, sleep } from "../helpers/raw_client.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { sleep } from "../helpers/timing.ts";
 import { startServer } from "../helpers/servers.ts";
-import { bytes, clientFrame, closeCodeOf, closePayload, OP, readFrames } from "../helpers/wire.ts";
+import { concat } from "../helpers/bytes.ts";
+import {
+  bytes,
+  clientFrame,
+  closeCodeOf,
+  closePayload,
+  OP,
+  readFrames,
+  serverFrame,
+} from "../helpers/wire.ts";
 import {
   assertBytes,
   assertFailed,
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  join,
-  type RecordingServer,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
-  serverFrame,
-} from "../helpers/conformance.ts";
+} from "./_exchange.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -51,18 +58,13 @@ const encoder = new TextEncoder();
 // -------------------------------------------------------------------------------------- tests
 
 describe("fragmentation", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = recordingSuite();
 
   test("a ping in two fragments fails with 1002 and gets no pong", async () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.ping, "frag", { fin: false }), clientFrame(OP.cont, "ment")),
+      concat(clientFrame(OP.ping, "frag", { fin: false }), clientFrame(OP.cont, "ment")),
     );
     assertFailed(received, new Uint8Array(0), 1002);
     assert.deepEqual(entry.pings, []);
@@ -72,7 +74,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.pong, "frag", { fin: false }), clientFrame(OP.cont, "ment")),
+      concat(clientFrame(OP.pong, "frag", { fin: false }), clientFrame(OP.cont, "ment")),
     );
     assertFailed(received, new Uint8Array(0), 1002);
     assert.deepEqual(entry.pongs, []);
@@ -92,13 +94,13 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "fragment1", { fin: false }),
         clientFrame(OP.cont, "fragment2"),
         CLIENT_CLOSE,
       ),
     );
-    assertBytes(received, join(serverFrame(OP.text, "fragment1fragment2"), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, "fragment1fragment2"), SERVER_CLOSE));
     assert.deepEqual(entry.messages, ["fragment1fragment2"]);
     assert.equal((await closedWith(entry)).code, 1000);
   });
@@ -119,11 +121,11 @@ describe("fragmentation", () => {
   test("text in two fragments, written one byte per write", async () => {
     const { client, entry } = await open();
     await client.writeInPieces(
-      join(clientFrame(OP.text, "fragment1", { fin: false }), clientFrame(OP.cont, "fragment2")),
+      concat(clientFrame(OP.text, "fragment1", { fin: false }), clientFrame(OP.cont, "fragment2")),
       1,
     );
     const received = await exchange(client, CLIENT_CLOSE);
-    assertBytes(received, join(serverFrame(OP.text, "fragment1fragment2"), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, "fragment1fragment2"), SERVER_CLOSE));
     assert.deepEqual(entry.messages, ["fragment1fragment2"]);
   });
 
@@ -132,9 +134,9 @@ describe("fragmentation", () => {
     const message = Uint8Array.from({ length: 600 }, (_, i) => (i * 31) & 0xff);
     const received = await exchange(
       client,
-      join(...fragments(OP.binary, message, [100, 400]), CLIENT_CLOSE),
+      concat(...fragments(OP.binary, message, [100, 400]), CLIENT_CLOSE),
     );
-    assertBytes(received, join(serverFrame(OP.binary, message), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.binary, message), SERVER_CLOSE));
     assert.equal(entry.messages.length, 1);
     assert.ok(entry.messages[0] instanceof Uint8Array);
     assert.deepEqual(entry.messages[0], message);
@@ -144,7 +146,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "fragment1", { fin: false }),
         clientFrame(OP.ping, "ping payload"),
         clientFrame(OP.cont, "fragment2"),
@@ -153,7 +155,7 @@ describe("fragmentation", () => {
     );
     assertBytes(
       received,
-      join(
+      concat(
         serverFrame(OP.pong, "ping payload"),
         serverFrame(OP.text, "fragment1fragment2"),
         SERVER_CLOSE,
@@ -166,7 +168,7 @@ describe("fragmentation", () => {
   test("a ping between two text fragments, written one byte per write", async () => {
     const { client } = await open();
     await client.writeInPieces(
-      join(
+      concat(
         clientFrame(OP.text, "fragment1", { fin: false }),
         clientFrame(OP.ping, "ping payload"),
         clientFrame(OP.cont, "fragment2"),
@@ -176,7 +178,7 @@ describe("fragmentation", () => {
     const received = await exchange(client, CLIENT_CLOSE);
     assertBytes(
       received,
-      join(
+      concat(
         serverFrame(OP.pong, "ping payload"),
         serverFrame(OP.text, "fragment1fragment2"),
         SERVER_CLOSE,
@@ -209,14 +211,14 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.binary, [1, 2, 3], { fin: false }),
         clientFrame(OP.pong, "pong"),
         clientFrame(OP.cont, [4, 5, 6]),
         CLIENT_CLOSE,
       ),
     );
-    assertBytes(received, join(serverFrame(OP.binary, [1, 2, 3, 4, 5, 6]), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.binary, [1, 2, 3, 4, 5, 6]), SERVER_CLOSE));
     assert.deepEqual(entry.pongs, [bytes("pong")]);
   });
 
@@ -228,8 +230,8 @@ describe("fragmentation", () => {
     const cuts = Array.from({ length: 999 }, (_, i) => i + 1);
     const frames = fragments(OP.text, message, cuts);
     assert.equal(frames.length, 1000);
-    const received = await exchange(client, join(...frames, CLIENT_CLOSE));
-    assertBytes(received, join(serverFrame(OP.text, message), SERVER_CLOSE));
+    const received = await exchange(client, concat(...frames, CLIENT_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, message), SERVER_CLOSE));
     assert.deepEqual(entry.messages, [new TextDecoder().decode(message)]);
   });
 
@@ -238,11 +240,11 @@ describe("fragmentation", () => {
     const message = Uint8Array.from({ length: 1000 }, (_, i) => (i * 13) & 0xff);
     const frames = fragments(OP.binary, message, Array.from({ length: 999 }, (_, i) => i + 1));
     for (let i = 0; i < frames.length; i += 10) {
-      client.write(join(...frames.slice(i, i + 10)));
+      client.write(concat(...frames.slice(i, i + 10)));
       await sleep(0);
     }
     const received = await exchange(client, CLIENT_CLOSE);
-    assertBytes(received, join(serverFrame(OP.binary, message), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.binary, message), SERVER_CLOSE));
     assert.deepEqual(entry.messages, [message]);
   });
 
@@ -252,8 +254,8 @@ describe("fragmentation", () => {
     // Cut inside "κ" (after its first byte) and inside the emoji (after 1 and 3 of its 4 bytes).
     const emoji = encoder.encode("κόσμε ").length;
     const frames = fragments(OP.text, message, [1, emoji + 1, emoji + 3]);
-    const received = await exchange(client, join(...frames, CLIENT_CLOSE));
-    assertBytes(received, join(serverFrame(OP.text, message), SERVER_CLOSE));
+    const received = await exchange(client, concat(...frames, CLIENT_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, message), SERVER_CLOSE));
     assert.deepEqual(entry.messages, ["κόσμε 😀 ok"]);
   });
 
@@ -262,9 +264,9 @@ describe("fragmentation", () => {
     const text = "κόσμε 😀 ".repeat(20);
     const message = encoder.encode(text);
     const frames = fragments(OP.text, message, [7, 50, 51, 133]);
-    await client.writeInPieces(join(...frames), 3, 0);
+    await client.writeInPieces(concat(...frames), 3, 0);
     const received = await exchange(client, CLIENT_CLOSE);
-    assertBytes(received, join(serverFrame(OP.text, message), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, message), SERVER_CLOSE));
     assert.deepEqual(entry.messages, [text]);
   });
 
@@ -272,8 +274,8 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const message = encoder.encode("edgews ".repeat(43_000)); // 301,000 bytes
     const frames = fragments(OP.text, message, [100_000, 200_000]);
-    const received = await exchange(client, join(...frames, CLIENT_CLOSE));
-    assertBytes(received, join(serverFrame(OP.text, message), SERVER_CLOSE));
+    const received = await exchange(client, concat(...frames, CLIENT_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, message), SERVER_CLOSE));
     assert.equal(entry.messages.length, 1);
     assert.equal(entry.messages[0], "edgews ".repeat(43_000));
   });
@@ -282,7 +284,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         ...fragments(OP.text, encoder.encode("first message"), [5]),
         ...fragments(OP.binary, Uint8Array.from([9, 8, 7, 6]), [2]),
         clientFrame(OP.text, "third"),
@@ -291,7 +293,7 @@ describe("fragmentation", () => {
     );
     assertBytes(
       received,
-      join(
+      concat(
         serverFrame(OP.text, "first message"),
         serverFrame(OP.binary, [9, 8, 7, 6]),
         serverFrame(OP.text, "third"),
@@ -305,14 +307,14 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "", { fin: false }),
         clientFrame(OP.cont, "", { fin: false }),
         clientFrame(OP.cont, ""),
         CLIENT_CLOSE,
       ),
     );
-    assertBytes(received, join(Uint8Array.from([0x81, 0x00]), SERVER_CLOSE));
+    assertBytes(received, concat(Uint8Array.from([0x81, 0x00]), SERVER_CLOSE));
     assert.deepEqual(entry.messages, [""]);
   });
 
@@ -320,9 +322,9 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.binary, [], { fin: false }), clientFrame(OP.cont, []), CLIENT_CLOSE),
+      concat(clientFrame(OP.binary, [], { fin: false }), clientFrame(OP.cont, []), CLIENT_CLOSE),
     );
-    assertBytes(received, join(Uint8Array.from([0x82, 0x00]), SERVER_CLOSE));
+    assertBytes(received, concat(Uint8Array.from([0x82, 0x00]), SERVER_CLOSE));
     assert.deepEqual(entry.messages, [new Uint8Array(0)]);
   });
 
@@ -330,7 +332,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "", { fin: false }),
         clientFrame(OP.cont, "ab", { fin: false }),
         clientFrame(OP.cont, "", { fin: false }),
@@ -339,7 +341,7 @@ describe("fragmentation", () => {
         CLIENT_CLOSE,
       ),
     );
-    assertBytes(received, join(serverFrame(OP.text, "abcd"), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, "abcd"), SERVER_CLOSE));
     assert.deepEqual(entry.messages, ["abcd"]);
   });
 
@@ -355,7 +357,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.cont, "cont", { fin: false }), clientFrame(OP.cont, "inuation")),
+      concat(clientFrame(OP.cont, "cont", { fin: false }), clientFrame(OP.cont, "inuation")),
     );
     assertFailed(received, new Uint8Array(0), 1002);
     assert.deepEqual(entry.messages, []);
@@ -372,7 +374,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "fragment1", { fin: false }),
         clientFrame(OP.cont, "fragment2"),
         clientFrame(OP.cont, "fragment3", { fin: false }),
@@ -387,7 +389,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.text, "whole"), clientFrame(OP.cont, "stray")),
+      concat(clientFrame(OP.text, "whole"), clientFrame(OP.cont, "stray")),
     );
     assertFailed(received, serverFrame(OP.text, "whole"), 1002);
     assert.deepEqual(entry.messages, ["whole"]);
@@ -397,7 +399,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "fragment1", { fin: false }),
         clientFrame(OP.text, "fragment2"),
       ),
@@ -410,7 +412,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "fragment1", { fin: false }),
         clientFrame(OP.binary, [1, 2], { fin: false }),
         clientFrame(OP.cont, "fragment2"),
@@ -424,7 +426,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "fragment1", { fin: false }),
         CLIENT_CLOSE,
         clientFrame(OP.cont, "fragment2"),
@@ -439,7 +441,7 @@ describe("fragmentation", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.binary, [1, 2, 3], { fin: false }),
         clientFrame(OP.close, closePayload(3000, "bye")),
       ),
@@ -464,28 +466,28 @@ describe("fragmentation limits", () => {
   test("a message within the fragment limit is echoed", async () => {
     const client = await RawClient.open(server.port);
     const frames = fragments(OP.text, encoder.encode("abcd"), [1, 2, 3]);
-    const received = await exchange(client, join(...frames, CLIENT_CLOSE));
-    assertBytes(received, join(serverFrame(OP.text, "abcd"), SERVER_CLOSE));
+    const received = await exchange(client, concat(...frames, CLIENT_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, "abcd"), SERVER_CLOSE));
   });
 
   test("one fragment more than maxFragments fails with 1009", async () => {
     const client = await RawClient.open(server.port);
     const frames = fragments(OP.text, encoder.encode("abcde"), [1, 2, 3, 4]);
-    assertFailed(await exchange(client, join(...frames)), new Uint8Array(0), 1009);
+    assertFailed(await exchange(client, concat(...frames)), new Uint8Array(0), 1009);
   });
 
   test("fragments summing past maxPayload fail with 1009, though each is small", async () => {
     const client = await RawClient.open(server.port);
     const frames = fragments(OP.binary, new Uint8Array(1001), [400, 800]);
-    assertFailed(await exchange(client, join(...frames)), new Uint8Array(0), 1009);
+    assertFailed(await exchange(client, concat(...frames)), new Uint8Array(0), 1009);
   });
 
   test("fragments summing to exactly maxPayload are echoed", async () => {
     const client = await RawClient.open(server.port);
     const message = new Uint8Array(1000).fill(0x5a);
     const frames = fragments(OP.binary, message, [400, 800]);
-    const received = await exchange(client, join(...frames, CLIENT_CLOSE));
-    assertBytes(received, join(serverFrame(OP.binary, message), SERVER_CLOSE));
+    const received = await exchange(client, concat(...frames, CLIENT_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.binary, message), SERVER_CLOSE));
   });
 });
 
@@ -505,7 +507,7 @@ describe("fragmentation, pull-style API (no message callback)", () => {
   test("a fragmented message with a ping inside is read whole from the iterator", async () => {
     const client = await RawClient.open(server.port);
     client.write(
-      join(
+      concat(
         clientFrame(OP.text, "frag", { fin: false }),
         clientFrame(OP.ping, "p"),
         clientFrame(OP.cont, "men", { fin: false }),

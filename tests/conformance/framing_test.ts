@@ -1,6 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
+import { concat } from "../helpers/bytes.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { startServer } from "../helpers/servers.ts";
 import { clientFrame, closeCodeOf, OP, text } from "../helpers/wire.ts";
@@ -30,13 +31,7 @@ describe("framing", () => {
   test("parses many frames from one write, and a frame split across many writes", async () => {
     const client = await RawClient.open(server.port);
     const frames = ["a", "bb", "ccc"].map((s) => clientFrame(OP.text, s));
-    const joined = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const f of frames) {
-      joined.set(f, at);
-      at += f.length;
-    }
-    client.write(joined);
+    client.write(concat(...frames));
     for (const expected of ["a", "bb", "ccc"]) {
       assert.equal(text((await client.nextFrame()).payload), expected);
     }

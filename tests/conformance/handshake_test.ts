@@ -6,21 +6,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { UpgradeInfo, WebSocketServer } from "../../mod.ts";
+import { concat } from "../helpers/bytes.ts";
 import { RawClient, SAMPLE_ACCEPT, SAMPLE_KEY, upgradeRequest } from "../helpers/raw_client.ts";
 import { startServer } from "../helpers/servers.ts";
 import { clientFrame, OP, text } from "../helpers/wire.ts";
 
 const enc = new TextEncoder();
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Sends `request` on a new connection and reads the whole response (the server then closes). */
 async function exchange(port: number, request: string) {

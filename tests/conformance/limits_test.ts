@@ -7,6 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
+import { concat } from "../helpers/bytes.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { startServer } from "../helpers/servers.ts";
 import { clientFrame, closeCodeOf, OP, type ServerFrame, text } from "../helpers/wire.ts";
@@ -17,16 +18,6 @@ const MAX_FRAGMENTS = 4;
 /** Header length of a masked client frame with this payload length. */
 function headerLength(payloadLength: number): number {
   return (payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10) + 4;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A payload whose every byte says where it is, so a reordered or lost byte shows. */
@@ -74,7 +65,7 @@ describe("limits: maxPayload 1024, maxFragments 4", () => {
       // Control frames in the middle of a message are not fragments of it.
       if (i < 3) frames.push(clientFrame(OP.ping, `p${i}`));
     }
-    client.write(concat(frames));
+    client.write(concat(...frames));
     for (let i = 0; i < 3; i++) {
       const pong = await client.nextFrame();
       assert.equal(pong.opcode, OP.pong);
@@ -122,7 +113,7 @@ describe("limits: maxPayload 1024, maxFragments 4", () => {
     const client = await RawClient.open(server.port);
     const frames: Uint8Array[] = [clientFrame(OP.text, "a", { fin: false })];
     for (let i = 1; i < MAX_FRAGMENTS; i++) frames.push(clientFrame(OP.cont, "a", { fin: false }));
-    client.write(concat(frames));
+    client.write(concat(...frames));
     const extra = clientFrame(OP.cont, "a");
     client.write(extra.subarray(0, headerLength(1))); // fragment 5's header, not its payload
     await expectCloseOnly(client, 1009);
@@ -134,7 +125,7 @@ describe("limits: maxPayload 1024, maxFragments 4", () => {
     for (let i = 1; i <= MAX_FRAGMENTS; i++) {
       frames.push(clientFrame(OP.cont, new Uint8Array(0), { fin: i === MAX_FRAGMENTS }));
     }
-    client.write(concat(frames));
+    client.write(concat(...frames));
     await expectCloseOnly(client, 1009);
   });
 
@@ -145,7 +136,7 @@ describe("limits: maxPayload 1024, maxFragments 4", () => {
       for (let i = 1; i < MAX_FRAGMENTS; i++) {
         frames.push(clientFrame(OP.cont, "y", { fin: i === MAX_FRAGMENTS - 1 }));
       }
-      client.write(concat(frames));
+      client.write(concat(...frames));
       assert.equal(text((await client.nextFrame()).payload), "xyyy");
     }
     client.destroy();

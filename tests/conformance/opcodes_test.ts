@@ -6,21 +6,19 @@
  * Each test sends raw bytes and checks every byte the server sends back until it closes TCP.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clientFrame, OP } from "../helpers/wire.ts";
+import { concat } from "../helpers/bytes.ts";
+import { clientFrame, OP, serverFrame } from "../helpers/wire.ts";
 import {
   assertBytes,
   assertFailed,
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  join,
-  type RecordingServer,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
-  serverFrame,
-} from "../helpers/conformance.ts";
+} from "./_exchange.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -32,12 +30,7 @@ const name = (opcode: number) => `0x${opcode.toString(16).toUpperCase()}`;
 // -------------------------------------------------------------------------------------- tests
 
 describe("opcodes", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = recordingSuite();
 
   for (const opcode of RESERVED) {
     test(`reserved opcode ${name(opcode)} without payload fails with 1002`, async () => {
@@ -60,7 +53,7 @@ describe("opcodes", () => {
       const { client, entry } = await open();
       const received = await exchange(
         client,
-        join(
+        concat(
           clientFrame(OP.text, "Hello, world!"),
           clientFrame(opcode, "reserved"),
           clientFrame(OP.ping, "not answered"),
@@ -77,7 +70,7 @@ describe("opcodes", () => {
     client.write(clientFrame(OP.text, "Hello, world!"));
     const echo = await client.nextFrame();
     assert.equal(echo.opcode, OP.text);
-    client.write(join(clientFrame(6, "reserved"), clientFrame(OP.ping)));
+    client.write(concat(clientFrame(6, "reserved"), clientFrame(OP.ping)));
     await client.waitForEnd();
     assertFailed(client.pending, new Uint8Array(0), 1002);
     assert.deepEqual(entry.pings, []);
@@ -85,7 +78,7 @@ describe("opcodes", () => {
 
   test("text, reserved opcode 0xD, ping, sent one byte per write: echo, then 1002", async () => {
     const { client } = await open();
-    const data = join(
+    const data = concat(
       clientFrame(OP.text, "Hello, world!"),
       clientFrame(0xd, "reserved"),
       clientFrame(OP.ping),
@@ -111,7 +104,7 @@ describe("opcodes", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "frag", { fin: false }),
         clientFrame(3, "ment"),
         clientFrame(OP.cont, "end"),
@@ -125,7 +118,7 @@ describe("opcodes", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.binary, [1, 2], { fin: false }),
         clientFrame(0xb),
         clientFrame(OP.cont, [3, 4]),
@@ -140,11 +133,11 @@ describe("opcodes", () => {
     const binary = Uint8Array.from([0xff, 0x00, 0x80]);
     const received = await exchange(
       client,
-      join(clientFrame(OP.text, "text"), clientFrame(OP.binary, binary), CLIENT_CLOSE),
+      concat(clientFrame(OP.text, "text"), clientFrame(OP.binary, binary), CLIENT_CLOSE),
     );
     assertBytes(
       received,
-      join(
+      concat(
         Uint8Array.from([0x81, 0x04]),
         new TextEncoder().encode("text"),
         Uint8Array.from([0x82, 0x03]),

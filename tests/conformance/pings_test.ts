@@ -6,21 +6,19 @@
  * Each test sends raw bytes and checks every byte the server sends back until it closes TCP.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { bytes, clientFrame, OP } from "../helpers/wire.ts";
+import { concat } from "../helpers/bytes.ts";
+import { bytes, clientFrame, OP, serverFrame } from "../helpers/wire.ts";
 import {
   assertBytes,
   assertFailed,
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  join,
-  type RecordingServer,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
-  serverFrame,
-} from "../helpers/conformance.ts";
+} from "./_exchange.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -30,17 +28,12 @@ const payload125 = Uint8Array.from({ length: 125 }, (_, i) => (i * 7 + 3) & 0xff
 // -------------------------------------------------------------------------------------- tests
 
 describe("pings and pongs", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = recordingSuite();
 
   test("a ping without payload is answered with an empty pong", async () => {
     const { client, entry } = await open();
-    const received = await exchange(client, join(clientFrame(OP.ping), CLIENT_CLOSE));
-    assertBytes(received, join(Uint8Array.from([0x8a, 0x00]), SERVER_CLOSE));
+    const received = await exchange(client, concat(clientFrame(OP.ping), CLIENT_CLOSE));
+    assertBytes(received, concat(Uint8Array.from([0x8a, 0x00]), SERVER_CLOSE));
     assert.deepEqual(entry.pings, [new Uint8Array(0)]);
     assert.equal((await closedWith(entry)).code, 1000);
   });
@@ -49,9 +42,9 @@ describe("pings and pongs", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.ping, "Hello, world!"), CLIENT_CLOSE),
+      concat(clientFrame(OP.ping, "Hello, world!"), CLIENT_CLOSE),
     );
-    assertBytes(received, join(serverFrame(OP.pong, "Hello, world!"), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.pong, "Hello, world!"), SERVER_CLOSE));
     assert.deepEqual(entry.pings, [bytes("Hello, world!")]);
     assert.deepEqual(entry.messages, []);
   });
@@ -60,17 +53,17 @@ describe("pings and pongs", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.ping, binaryPayload), CLIENT_CLOSE),
+      concat(clientFrame(OP.ping, binaryPayload), CLIENT_CLOSE),
     );
-    assertBytes(received, join(serverFrame(OP.pong, binaryPayload), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.pong, binaryPayload), SERVER_CLOSE));
     assert.deepEqual(entry.pings, [binaryPayload]);
   });
 
   test("a ping with 125 bytes (the most allowed) gets a pong with the same 125 bytes", async () => {
     const { client } = await open();
-    const received = await exchange(client, join(clientFrame(OP.ping, payload125), CLIENT_CLOSE));
-    const pong = join(Uint8Array.from([0x8a, 0x7d]), payload125);
-    assertBytes(received, join(pong, SERVER_CLOSE));
+    const received = await exchange(client, concat(clientFrame(OP.ping, payload125), CLIENT_CLOSE));
+    const pong = concat(Uint8Array.from([0x8a, 0x7d]), payload125);
+    assertBytes(received, concat(pong, SERVER_CLOSE));
   });
 
   test("a ping with 126 bytes fails the connection with 1002 and gets no pong", async () => {
@@ -102,7 +95,7 @@ describe("pings and pongs", () => {
     const { client, entry } = await open();
     await client.writeInPieces(clientFrame(OP.ping, payload125), 1);
     const received = await exchange(client, CLIENT_CLOSE);
-    assertBytes(received, join(serverFrame(OP.pong, payload125), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.pong, payload125), SERVER_CLOSE));
     assert.deepEqual(entry.pings, [payload125]);
   });
 
@@ -110,9 +103,9 @@ describe("pings and pongs", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.pong), clientFrame(OP.text, "after pong"), CLIENT_CLOSE),
+      concat(clientFrame(OP.pong), clientFrame(OP.text, "after pong"), CLIENT_CLOSE),
     );
-    assertBytes(received, join(serverFrame(OP.text, "after pong"), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.text, "after pong"), SERVER_CLOSE));
     assert.deepEqual(entry.pongs, [new Uint8Array(0)]);
     assert.deepEqual(entry.messages, ["after pong"]);
   });
@@ -121,7 +114,7 @@ describe("pings and pongs", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.pong, binaryPayload), CLIENT_CLOSE),
+      concat(clientFrame(OP.pong, binaryPayload), CLIENT_CLOSE),
     );
     assertBytes(received, SERVER_CLOSE);
     assert.deepEqual(entry.pongs, [binaryPayload]);
@@ -133,9 +126,9 @@ describe("pings and pongs", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.pong, "unsolicited"), clientFrame(OP.ping, "solicited"), CLIENT_CLOSE),
+      concat(clientFrame(OP.pong, "unsolicited"), clientFrame(OP.ping, "solicited"), CLIENT_CLOSE),
     );
-    assertBytes(received, join(serverFrame(OP.pong, "solicited"), SERVER_CLOSE));
+    assertBytes(received, concat(serverFrame(OP.pong, "solicited"), SERVER_CLOSE));
     assert.deepEqual(entry.pongs, [bytes("unsolicited")]);
   });
 
@@ -144,18 +137,18 @@ describe("pings and pongs", () => {
     const payloads = Array.from({ length: 10 }, (_, i) => `payload-${i}`);
     const received = await exchange(
       client,
-      join(...payloads.map((p) => clientFrame(OP.ping, p)), CLIENT_CLOSE),
+      concat(...payloads.map((p) => clientFrame(OP.ping, p)), CLIENT_CLOSE),
     );
-    assertBytes(received, join(...payloads.map((p) => serverFrame(OP.pong, p)), SERVER_CLOSE));
+    assertBytes(received, concat(...payloads.map((p) => serverFrame(OP.pong, p)), SERVER_CLOSE));
     assert.deepEqual(entry.pings, payloads.map((p) => bytes(p)));
   });
 
   test("ten pings cut into 7-byte writes (frames split at odd places) get ten pongs", async () => {
     const { client } = await open();
     const payloads = Array.from({ length: 10 }, (_, i) => "x".repeat(i * 12));
-    await client.writeInPieces(join(...payloads.map((p) => clientFrame(OP.ping, p))), 7);
+    await client.writeInPieces(concat(...payloads.map((p) => clientFrame(OP.ping, p))), 7);
     const received = await exchange(client, CLIENT_CLOSE);
-    assertBytes(received, join(...payloads.map((p) => serverFrame(OP.pong, p)), SERVER_CLOSE));
+    assertBytes(received, concat(...payloads.map((p) => serverFrame(OP.pong, p)), SERVER_CLOSE));
   });
 
   test("1000 pings in one write get 1000 pongs, in order", async () => {
@@ -163,9 +156,9 @@ describe("pings and pongs", () => {
     const payloads = Array.from({ length: 1000 }, (_, i) => `#${i}`);
     const received = await exchange(
       client,
-      join(...payloads.map((p) => clientFrame(OP.ping, p)), CLIENT_CLOSE),
+      concat(...payloads.map((p) => clientFrame(OP.ping, p)), CLIENT_CLOSE),
     );
-    assertBytes(received, join(...payloads.map((p) => serverFrame(OP.pong, p)), SERVER_CLOSE));
+    assertBytes(received, concat(...payloads.map((p) => serverFrame(OP.pong, p)), SERVER_CLOSE));
     assert.equal(entry.pings.length, 1000);
   });
 
@@ -174,7 +167,7 @@ describe("pings and pongs", () => {
     const big = "b".repeat(70_000); // over 64 KiB: the echo is written as a frame of its own
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.ping, "first"),
         clientFrame(OP.text, "small"),
         clientFrame(OP.ping, "second"),
@@ -185,7 +178,7 @@ describe("pings and pongs", () => {
     );
     assertBytes(
       received,
-      join(
+      concat(
         serverFrame(OP.pong, "first"),
         serverFrame(OP.text, "small"),
         serverFrame(OP.pong, "second"),
@@ -209,7 +202,7 @@ describe("pings and pongs", () => {
 
   test("a ping after the client's close frame is not answered", async () => {
     const { client, entry } = await open();
-    const received = await exchange(client, join(CLIENT_CLOSE, clientFrame(OP.ping, "late")));
+    const received = await exchange(client, concat(CLIENT_CLOSE, clientFrame(OP.ping, "late")));
     assertBytes(received, SERVER_CLOSE);
     assert.deepEqual(entry.pings, []);
   });
@@ -218,7 +211,7 @@ describe("pings and pongs", () => {
     const { client } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.ping, "x".repeat(126)), clientFrame(OP.ping, "late")),
+      concat(clientFrame(OP.ping, "x".repeat(126)), clientFrame(OP.ping, "late")),
     );
     assertFailed(received, new Uint8Array(0), 1002);
   });
@@ -231,7 +224,10 @@ describe("pings and pongs", () => {
       { fin: true, rsv: 0, opcode: OP.ping, masked: false },
     );
     assert.deepEqual(ping.payload, bytes("from server"));
-    const received = await exchange(client, join(clientFrame(OP.pong, ping.payload), CLIENT_CLOSE));
+    const received = await exchange(
+      client,
+      concat(clientFrame(OP.pong, ping.payload), CLIENT_CLOSE),
+    );
     assertBytes(received, SERVER_CLOSE);
     assert.deepEqual(entry.pongs, [bytes("from server")]);
   });

@@ -6,21 +6,19 @@
  * Each test sends raw bytes and checks every byte the server sends back until it closes TCP.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clientFrame, closePayload, OP } from "../helpers/wire.ts";
+import { concat } from "../helpers/bytes.ts";
+import { clientFrame, closePayload, OP, serverFrame } from "../helpers/wire.ts";
 import {
   assertBytes,
   assertFailed,
   CLIENT_CLOSE,
   closedWith,
   exchange,
-  join,
-  type RecordingServer,
-  recordingServer,
+  recordingSuite,
   SERVER_CLOSE,
-  serverFrame,
-} from "../helpers/conformance.ts";
+} from "./_exchange.ts";
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -31,12 +29,7 @@ const RSV3 = 1;
 // -------------------------------------------------------------------------------------- tests
 
 describe("reserved bits", () => {
-  let recording: RecordingServer;
-  before(() => {
-    recording = recordingServer();
-  });
-  after(() => recording.server.stop());
-  const open = (prefix?: string) => recording.open(prefix);
+  const open = recordingSuite();
 
   /** Every combination of the three bits but none. */
   const combinations = [1, 2, 3, 4, 5, 6, 7];
@@ -58,7 +51,7 @@ describe("reserved bits", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "Hello, world!"),
         clientFrame(OP.text, "Hello, world!", { rsv: RSV2 }),
         clientFrame(OP.ping),
@@ -78,7 +71,7 @@ describe("reserved bits", () => {
       { fin: true, rsv: 0, opcode: OP.text, masked: false },
     );
     client.write(
-      join(clientFrame(OP.text, "Hello, world!", { rsv: RSV1 | RSV2 }), clientFrame(OP.ping)),
+      concat(clientFrame(OP.text, "Hello, world!", { rsv: RSV1 | RSV2 }), clientFrame(OP.ping)),
     );
     await client.waitForEnd();
     assertFailed(client.pending, new Uint8Array(0), 1002);
@@ -87,7 +80,7 @@ describe("reserved bits", () => {
 
   test("the same, sent one byte per write", async () => {
     const { client, entry } = await open();
-    const data = join(
+    const data = concat(
       clientFrame(OP.text, "Hello, world!"),
       clientFrame(OP.text, "Hello, world!", { rsv: RSV3 }),
       clientFrame(OP.ping),
@@ -141,7 +134,7 @@ describe("reserved bits", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "frag", { fin: false }),
         clientFrame(OP.cont, "ment", { rsv: RSV1 }),
       ),
@@ -154,7 +147,7 @@ describe("reserved bits", () => {
     const { client, entry } = await open();
     const received = await exchange(
       client,
-      join(
+      concat(
         clientFrame(OP.text, "frag", { fin: false, rsv: RSV2 }),
         clientFrame(OP.cont, "ment"),
       ),
@@ -167,11 +160,11 @@ describe("reserved bits", () => {
     const { client } = await open();
     const received = await exchange(
       client,
-      join(clientFrame(OP.text, "plain"), clientFrame(OP.binary, [1, 2, 3]), CLIENT_CLOSE),
+      concat(clientFrame(OP.text, "plain"), clientFrame(OP.binary, [1, 2, 3]), CLIENT_CLOSE),
     );
     assertBytes(
       received,
-      join(serverFrame(OP.text, "plain"), serverFrame(OP.binary, [1, 2, 3]), SERVER_CLOSE),
+      concat(serverFrame(OP.text, "plain"), serverFrame(OP.binary, [1, 2, 3]), SERVER_CLOSE),
     );
   });
 });

@@ -7,19 +7,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
+import { concat } from "../helpers/bytes.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { startServer } from "../helpers/servers.ts";
 import { bytes, clientFrame, closeCodeOf, OP, type ServerFrame } from "../helpers/wire.ts";
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Valid UTF-8, hand-encoded so the test does not lean on the runtime's encoder. */
 const VALID: Record<string, Uint8Array> = {

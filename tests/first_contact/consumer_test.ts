@@ -27,16 +27,12 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../interop/_processes.ts";
+import { BIN, freePort, killChildren, ROOT, startChild } from "../helpers/processes.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = { deno: `${ROOT}node_modules/.bin/deno`, bun: `${ROOT}node_modules/.bin/bun` };
 const PROGRAM = fileURLToPath(new URL("./_consumer_main.ts", import.meta.url));
 /** Each child's deadline, after which it is SIGKILLed and the test fails. */
 const DEADLINE_MS = 60_000;
@@ -49,38 +45,16 @@ interface Result {
   stderr: string;
 }
 
-const running = new Set<ReturnType<typeof spawn>>();
-
 /** Runs a command to its end (or its deadline), collecting its output. */
-function run(
+async function run(
   command: string,
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
 ): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, NO_COLOR: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    running.add(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => stdout += chunk);
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr += chunk);
-    const timer = setTimeout(() => child.kill("SIGKILL"), DEADLINE_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      running.delete(child);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  const child = startChild(command, args, { deadlineMs: DEADLINE_MS, cwd, env });
+  const { code, signal } = await child.exited;
+  return { code, signal, stdout: child.stdout(), stderr: child.stderr() };
 }
 
 function explain(what: string, result: Result): string {
@@ -105,9 +79,7 @@ function assertRoundTrip(runtime: "deno" | "bun", result: Result): void {
 const DENO_ARGS = ["run", "--allow-net=127.0.0.1", "--allow-env"];
 const BUN_ARGS = ["run"];
 
-after(() => {
-  for (const child of running) child.kill("SIGKILL");
-});
+after(() => killChildren());
 
 describe("the bare names inside this repository", () => {
   test("Deno resolves @edgews/edgews and @edgews/edgews/redis (deno.json)", async () => {

@@ -17,15 +17,14 @@ import net from "node:net";
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { connect, serve, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
-import { BIN, killChildren, startChild } from "../client/_children.ts";
-import { within } from "../client/_probe.ts";
+import { freePort, killChildren, scriptCommand, startChild } from "../helpers/processes.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
 import { skipName } from "../helpers/skip.ts";
-import { freePort } from "../interop/_processes.ts";
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-  killChildren();
+  await killChildren();
 });
 
 /** A node:net server on 127.0.0.1; `onSocket` sees each connection. */
@@ -61,6 +60,7 @@ function connectError(url: string, options: Parameters<typeof connect>[1] = {}):
       },
       (error: Error) => error,
     ),
+    WAIT_MS,
     `connect(${url}) to fail`,
   );
 }
@@ -161,9 +161,8 @@ describe("connect() fails: one wording on both runtimes", () => {
   });
 
   test("timed out before TCP connected", async (t) => {
-    const child = startChild(BIN.deno, ["run", "-A", "tests/first_contact/_full_backlog.ts"], {
-      deadlineMs: 60_000,
-    });
+    const [command, args] = scriptCommand("deno", "tests/first_contact/_full_backlog.ts");
+    const child = startChild(command, args, { deadlineMs: 60_000 });
     cleanups.push(() => child.kill());
     const ready = await child.waitForEvent((event) => "port" in event || "skip" in event);
     if ("skip" in ready) {

@@ -15,7 +15,7 @@ import { after, afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { connect, serve, type ServeOptions, type WebSocketServer } from "../../mod.ts";
-import { within } from "../client/_probe.ts";
+import { WAIT_MS, within } from "../helpers/timing.ts";
 
 const servers: WebSocketServer[] = [];
 after(async () => {
@@ -42,7 +42,8 @@ describe("a server without a message callback", () => {
   afterEach(() => {
     console.warn = original;
   });
-  const nextWarning = () => within(new Promise<void>((resolve) => warned = resolve), "a warning");
+  const nextWarning = () =>
+    within(new Promise<void>((resolve) => warned = resolve), WAIT_MS, "a warning");
 
   test("no handler at all: the first unread message is reported, once", async () => {
     const server = start(); // no `websocket`
@@ -130,7 +131,7 @@ describe("a server without a message callback", () => {
     // The welcome was sent before the server read our ping, so it is queued by the time the
     // pong arrives, unread.
     ws.ping();
-    await within(pong, "the pong");
+    await within(pong, WAIT_MS, "the pong");
     for await (const message of ws) {
       assert.equal(message, "welcome");
       break;
@@ -170,6 +171,7 @@ describe("an aborted connect rejects with the signal's reason, as fetch does", (
     const port = await silentServer(() => controller.abort());
     const error = await within(
       connect(`ws://127.0.0.1:${port}/`, { signal: controller.signal }).catch((e) => e),
+      WAIT_MS,
       "connect to settle",
     );
     assert.ok(error instanceof DOMException, String(error));
@@ -180,6 +182,7 @@ describe("an aborted connect rejects with the signal's reason, as fetch does", (
     const port = await silentServer();
     const error = await within(
       connect(`ws://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(50) }).catch((e) => e),
+      WAIT_MS,
       "connect to settle",
     );
     assert.ok(error instanceof DOMException, String(error));

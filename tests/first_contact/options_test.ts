@@ -8,7 +8,6 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import {
   type Backplane,
   connect,
@@ -20,12 +19,7 @@ import {
   type WebSocketServer,
 } from "../../mod.ts";
 import { resolveDeflateOptions } from "../../src/handshake/permessage_deflate.ts";
-
-const fixture = (name: string) =>
-  readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), "utf8");
-const TLS_CERT = fixture("localhost.pem");
-const TLS_KEY = fixture("localhost.key");
-const TLS_CA = fixture("ca.pem");
+import { TLS_CA, TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
 
 /** A mistake, the error class it must throw, and the exact message. */
 type Case = [label: string, options: unknown, errorClass: typeof TypeError, message: string];

@@ -10,6 +10,7 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "../../src/handshake/http_head.ts";
+import { concat } from "../helpers/bytes.ts";
 
 /** Bytes of a string, one byte per char (latin1), so tests can send any byte. */
 export function latin1(s: string): Uint8Array {
@@ -183,11 +184,8 @@ describe("findHeadEnd", () => {
       let buffer = new Uint8Array(0);
       let at = 0;
       for (const cut of [...cuts, bytes.length]) {
-        const next = new Uint8Array(cut);
-        next.set(buffer);
-        next.set(bytes.subarray(at, cut), buffer.length);
         const from = buffer.length - 3;
-        buffer = next;
+        buffer = concat(buffer, bytes.subarray(at, cut));
         at = cut;
         const found = findHeadEnd(buffer, from);
         if (found !== -1) {

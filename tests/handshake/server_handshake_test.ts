@@ -8,7 +8,7 @@ import {
   validateUpgradeRequest,
 } from "../../src/handshake/server_handshake.ts";
 import { errorResponse } from "../../src/handshake/http_response.ts";
-import { seeded } from "../protocol/support.ts";
+import { seeded } from "../helpers/random.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { concat } from "../helpers/bytes.ts";
 import type { Rng } from "./_prng.ts";
 import type { WsEvent } from "./_reference.ts";
 
@@ -82,18 +83,6 @@ export function frame(
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const CLOSE_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000];
 
 /**
@@ -162,7 +151,7 @@ export function validStream(
       events.push({ kind: "close", code, reason });
     }
   }
-  return { bytes: concat(frames), events };
+  return { bytes: concat(...frames), events };
 }
 
 /** Frames with random header fields (any opcode, reserved bits, either mask bit, odd lengths). */
@@ -180,7 +169,7 @@ export function randomFrames(rng: Rng, masked: boolean): Uint8Array {
       { rsv: rng.chance(0.1) ? rng.int(8) : 0 },
     ));
   }
-  return concat(frames);
+  return concat(...frames);
 }
 
 /** The input with 1–4 random changes: bits flipped, bytes replaced, cut, repeated, spliced. */
@@ -209,22 +198,22 @@ export function mutate(rng: Rng, input: Uint8Array, other: () => Uint8Array): Ui
         break;
       case 3: { // duplicate a range in place
         const end = Math.min(n, at + rng.range(1, 64));
-        bytes = concat([bytes.subarray(0, end), bytes.subarray(at, end), bytes.subarray(end)]);
+        bytes = concat(bytes.subarray(0, end), bytes.subarray(at, end), bytes.subarray(end));
         break;
       }
       case 4: { // delete a range
         const end = Math.min(n, at + rng.range(1, 16));
-        bytes = concat([bytes.subarray(0, at), bytes.subarray(end)]);
+        bytes = concat(bytes.subarray(0, at), bytes.subarray(end));
         break;
       }
       case 5: // insert random bytes
-        bytes = concat([bytes.subarray(0, at), rng.bytes(rng.range(1, 8)), bytes.subarray(at)]);
+        bytes = concat(bytes.subarray(0, at), rng.bytes(rng.range(1, 8)), bytes.subarray(at));
         break;
       case 6: // splice in another stream
-        bytes = concat([bytes.subarray(0, at), other(), bytes.subarray(at)]);
+        bytes = concat(bytes.subarray(0, at), other(), bytes.subarray(at));
         break;
       default: // repeat the whole input
-        bytes = concat([bytes, bytes]);
+        bytes = concat(bytes, bytes);
     }
   }
   return bytes;

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { hex } from "../helpers/bytes.ts";
+
 /** A seeded random source. */
 export class Rng {
   #a: number;
@@ -116,10 +118,7 @@ export function randomChunks(rng: Rng, bytes: Uint8Array): Uint8Array[] {
 }
 
 /** Hex for failure messages, cut short for long inputs. */
-export function hex(bytes: Uint8Array, max = 400): string {
-  let out = "";
-  for (let i = 0; i < Math.min(bytes.length, max); i++) {
-    out += bytes[i].toString(16).padStart(2, "0");
-  }
-  return bytes.length > max ? `${out}… (${bytes.length} bytes)` : out;
+export function hexPreview(bytes: Uint8Array, max = 400): string {
+  const shown = hex(bytes.subarray(0, max));
+  return bytes.length > max ? `${shown}… (${bytes.length} bytes)` : shown;
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { concat } from "../helpers/bytes.ts";
+
 /** What a receiver reports, in order. */
 export type WsEvent =
   | { kind: "text"; data: string }
@@ -80,18 +82,6 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 export function wireCloseCode(code: number): boolean {
   return code === 1000 || code === 1001 || code === 1002 || code === 1003 ||
     (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Everything a receiver must report for the whole byte stream `bytes`. */
@@ -193,7 +183,7 @@ export function referenceReceive(bytes: Uint8Array, limits: WsLimits): WsEvent[]
       }
       parts.push(payload);
       if (fin) {
-        const data = concat(parts);
+        const data = concat(...parts);
         events.push(
           messageOpcode === 1
             ? { kind: "text", data: utf8.decode(data) }

@@ -16,13 +16,8 @@ import assert from "node:assert/strict";
 import { RawClient } from "../helpers/raw_client.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 import { clientFrame, OP, text } from "../helpers/wire.ts";
-import {
-  killChildren,
-  mib,
-  type ServerStats,
-  startDriver,
-  startServerProcess,
-} from "./_processes.ts";
+import { mib, type ServerStats, startDriver, startServerProcess } from "./_processes.ts";
+import { killChildren } from "../helpers/processes.ts";
 
 const LIMIT = 1024 * 1024;
 const PAYLOAD = 1024;

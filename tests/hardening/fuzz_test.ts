@@ -21,7 +21,8 @@ import {
   parseRequestHead,
 } from "../../src/handshake/http_head.ts";
 import { readHead } from "../../src/connection/read_head.ts";
-import { fuzzSeed, hex, randomChunks, Rng } from "./_prng.ts";
+import { concat, latin1 } from "../helpers/bytes.ts";
+import { fuzzSeed, hexPreview, randomChunks, Rng } from "./_prng.ts";
 import {
   describeEvents,
   referenceHeadEnd,
@@ -175,7 +176,7 @@ function checkReceiver(
   const expected = referenceReceive(bytes, limits);
   const context = () =>
     `variant ${variant}, role ${limits.expectMasked ? "server" : "client"}, limits ` +
-    `${JSON.stringify(limits)}\ninput ${hex(bytes)}\nchunks ${
+    `${JSON.stringify(limits)}\ninput ${hexPreview(bytes)}\nchunks ${
       chunks.map((c) => c.length).join(",")
     }`;
   if (generated !== null && !sameEvents(generated, expected)) {
@@ -247,12 +248,6 @@ describe("fuzz: Receiver", () => {
 
 // ------------------------------------------------------------------------------ HTTP
 
-function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-  return s;
-}
-
 /** parseRequestHead on a head ending with the blank line, compared with the reference. */
 function checkHead(head: Uint8Array, maxHeaders: number): void {
   const where = () => `head ${JSON.stringify(latin1(head))}, maxHeaders ${maxHeaders}`;
@@ -298,10 +293,7 @@ function incrementalHeadEnd(chunks: Uint8Array[]): number {
   let buffer = new Uint8Array(0);
   for (const chunk of chunks) {
     const from = buffer.length - 3;
-    const next = new Uint8Array(buffer.length + chunk.length);
-    next.set(buffer);
-    next.set(chunk, buffer.length);
-    buffer = next;
+    buffer = concat(buffer, chunk);
     const end = findHeadEnd(buffer, from);
     if (end !== -1) return end;
   }
@@ -318,10 +310,7 @@ function httpBatch(rng: Rng): number {
       bytes = mutate(rng, valid.bytes, () => headNoise(rng, rng.int(12)));
       // Mostly keep a blank line at the end, so the mutated head gets parsed.
       if (rng.chance(0.7) && findHeadEnd(bytes, 0) === -1) {
-        const next = new Uint8Array(bytes.length + 4);
-        next.set(bytes);
-        next.set([13, 10, 13, 10], bytes.length);
-        bytes = next;
+        bytes = concat(bytes, Uint8Array.from([13, 10, 13, 10]));
       }
     } else bytes = headNoise(rng, rng.int(80));
 
@@ -373,11 +362,7 @@ async function readHeadCase(rng: Rng): Promise<void> {
   const valid = validRequestHead(rng);
   let bytes = rng.chance(0.5) ? valid.bytes : mutate(rng, valid.bytes, () => headNoise(rng, 8));
   if (rng.chance(0.3)) {
-    const extra = rng.bytes(rng.int(40));
-    const next = new Uint8Array(bytes.length + extra.length);
-    next.set(bytes);
-    next.set(extra, bytes.length);
-    bytes = next;
+    bytes = concat(bytes, rng.bytes(rng.int(40)));
   }
   const maxBytes = rng.chance(0.7) ? 16 * 1024 : rng.range(1, bytes.length + 10);
   const chunks = randomChunks(rng, bytes).filter((c) => c.length > 0);

@@ -9,7 +9,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { allowOrigins, type WebSocketServer } from "../../mod.ts";
-import { RawClient, sleep, upgradeRequest } from "../helpers/raw_client.ts";
+import { RawClient, upgradeRequest } from "../helpers/raw_client.ts";
+import { sleep } from "../helpers/timing.ts";
 import { startServer } from "../helpers/servers.ts";
 import { clientFrame, closeCodeOf, closePayload, OP, text } from "../helpers/wire.ts";
 

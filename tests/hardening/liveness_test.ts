@@ -15,7 +15,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ServeOptions, WebSocketServer } from "../../mod.ts";
-import { RawClient, sleep } from "../helpers/raw_client.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { sleep } from "../helpers/timing.ts";
 import { startServer } from "../helpers/servers.ts";
 import { clientFrame, closeCodeOf, OP, type ServerFrame, text } from "../helpers/wire.ts";
 

@@ -13,13 +13,8 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  killChildren,
-  mib,
-  type ServerStats,
-  startDriver,
-  startServerProcess,
-} from "./_processes.ts";
+import { mib, type ServerStats, startDriver, startServerProcess } from "./_processes.ts";
+import { killChildren } from "../helpers/processes.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 
 const CONNECTIONS = 5_000;

@@ -8,6 +8,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type RateLimit, serve, type WebSocketServer } from "../../mod.ts";
+import { sleep, waitUntil } from "../helpers/timing.ts";
 
 const FLOOD = 10_000;
 
@@ -69,14 +70,6 @@ function observe(ws: WebSocket): Map<string, string[]> {
   return seen;
 }
 
-async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** The most a token bucket lets through over the span of `times` (ms), plus one for rounding. */
 function allowance(times: number[], perSecond: number, burst: number): number {
   const span = times.length < 2 ? 0 : times[times.length - 1] - times[0];
@@ -107,13 +100,13 @@ describe("rate limit", () => {
     // The member talks at a human pace while the flood is on.
     for (let i = 0; i < 10; i++) {
       member.send(`m${i}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     const accounted = () =>
       room.acceptedAt.length + (room.limited.get("flooder") ?? 0) === FLOOD &&
       (seen.get("member")?.length ?? 0) === 10;
-    await waitFor(accounted, 30_000, "every message to be delivered or dropped");
-    await waitFor(
+    await waitUntil(accounted, 30_000, "every message to be delivered or dropped");
+    await waitUntil(
       () => (seen.get("flooder")?.length ?? 0) === room.acceptedAt.length,
       10_000,
       "the observer",
@@ -151,15 +144,15 @@ describe("rate limit", () => {
     });
     for (let i = 0; i < FLOOD; i++) flooder.send(`f${i}`);
     assert.deepEqual(await closed, { code: 1008, reason: "rate limit exceeded" });
-    await waitFor(() => room.closes.length === 1, 10_000, "the close callback");
+    await waitUntil(() => room.closes.length === 1, 10_000, "the close callback");
     assert.deepEqual(room.closes, [{ id: "flooder", code: 1008, reason: "rate limit exceeded" }]);
     const delivered = room.acceptedAt.length;
     assert.ok(delivered >= limit.messageBurst, `${delivered}`);
     assert.ok(delivered <= allowance(room.acceptedAt, 100, 20), `${delivered}`);
-    await waitFor(() => (seen.get("flooder")?.length ?? 0) === delivered, 10_000, "the observer");
+    await waitUntil(() => (seen.get("flooder")?.length ?? 0) === delivered, 10_000, "the observer");
     assert.equal(room.limited.size, 0, "nothing was dropped: the connection was");
     // The room goes on without it.
-    await waitFor(() => room.server.connectionCount === 1, 5_000, "one member left");
+    await waitUntil(() => room.server.connectionCount === 1, 5_000, "one member left");
     assert.equal(observer.readyState, WebSocket.OPEN);
   });
 
@@ -175,7 +168,7 @@ describe("rate limit", () => {
     const seen = observe(observer);
     const body = "x".repeat(999); // with "f" in front: 1,000 bytes each
     for (let i = 0; i < 2_000; i++) flooder.send(`f${body}`);
-    await waitFor(
+    await waitUntil(
       () => room.acceptedAt.length + (room.limited.get("flooder") ?? 0) === 2_000,
       30_000,
       "every message",
@@ -184,6 +177,6 @@ describe("rate limit", () => {
     const mostBytes = allowance(room.acceptedAt, 50_000, 20_000) + 1_000;
     assert.ok(delivered >= 20, `the byte burst got through: ${delivered}`);
     assert.ok(delivered * 1_000 <= mostBytes, `${delivered * 1_000} bytes, ${mostBytes} allowed`);
-    await waitFor(() => (seen.get("flooder")?.length ?? 0) === delivered, 10_000, "the observer");
+    await waitUntil(() => (seen.get("flooder")?.length ?? 0) === delivered, 10_000, "the observer");
   });
 });

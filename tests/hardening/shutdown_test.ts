@@ -14,8 +14,9 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { CloseInfo, WebSocketServer } from "../../mod.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
-import { freePort } from "../interop/_processes.ts";
-import { killChildren, startDriver, startEchoExample } from "./_processes.ts";
+import { within } from "../helpers/timing.ts";
+import { startDriver, startEchoExample } from "./_processes.ts";
+import { freePort, killChildren } from "../helpers/processes.ts";
 
 const CLIENTS = 50;
 const WINDOW = 16;
@@ -35,16 +36,6 @@ interface StreamReport {
     closeCode: number | null;
     closeReason: string | null;
   }>;
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 describe("shutdown under load", () => {
@@ -168,7 +159,7 @@ describe("shutdown under load", () => {
     // shutdown() waits up to closeTimeout (10 s by default) for the closing handshakes.
     const exit = await within(echo.exited, 20_000, "the echo example's exit");
     const report = await driver.report<StreamReport>(20_000);
-    assert.deepEqual(exit, { code: 0, signal: null }, echo.stderr);
+    assert.deepEqual(exit, { code: 0, signal: null }, echo.stderr());
     assert.equal(report.clients.length, CLIENTS);
     for (const client of report.clients) {
       assert.equal(client.closeCode, 1001);

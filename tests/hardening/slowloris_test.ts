@@ -10,7 +10,8 @@ import type { WebSocketServer } from "../../mod.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { clientFrame, OP, text } from "../helpers/wire.ts";
-import { killChildren, startDriver } from "./_processes.ts";
+import { startDriver } from "./_processes.ts";
+import { killChildren } from "../helpers/processes.ts";
 
 const SLOW = 500;
 const HANDSHAKE_TIMEOUT = 2_000;

@@ -5,6 +5,8 @@
  */
 
 import net from "node:net";
+import { concat, latin1 } from "./bytes.ts";
+import { sleep } from "./timing.ts";
 import { readFrame, type ServerFrame } from "./wire.ts";
 
 /** An example key from RFC 6455 §1.3 and its accept value. */
@@ -54,10 +56,7 @@ export class RawClient {
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Uint8Array) => {
-      const next = new Uint8Array(this.#buffer.length + chunk.length);
-      next.set(this.#buffer);
-      next.set(chunk, this.#buffer.length);
-      this.#buffer = next;
+      this.#buffer = concat(this.#buffer, chunk);
       this.#wake();
     });
     const end = () => {
@@ -195,17 +194,4 @@ export class RawClient {
       });
     });
   }
-}
-
-function latin1(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return out;
-}
-
-/** Waits. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

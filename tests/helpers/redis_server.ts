@@ -1,18 +1,15 @@
 /**
  * A real `redis-server` per test: on 127.0.0.1, on a free port, with no persistence, optionally
  * with a password. It can be killed with SIGKILL mid-test and started again on the same port, the
- * way Redis dies and restarts in production. Every server is a tracked child, so
- * {@link killChildren} (from `after`) stops whatever a test left running.
+ * way Redis dies and restarts in production. Every server is a tracked child, so `killChildren`
+ * (tests/helpers/processes.ts, from `after`) stops whatever a test left running.
  * @module
  */
 
 import { execFileSync } from "node:child_process";
 import net from "node:net";
 import process from "node:process";
-import { type Child, killChildren, startChild } from "./example_process.ts";
-import { freePort } from "../interop/_processes.ts";
-
-export { killChildren };
+import { type Child, freePort, startChild } from "./processes.ts";
 
 /** A running (or stopped) Redis server of a test's own. */
 export interface RedisServer {
@@ -80,13 +77,13 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const launch = async () => {
     // A restart may race the kernel releasing the port; try a few times.
     for (let attempt = 1;; attempt++) {
-      const started = startChild("redis-server", args, deadlineMs);
+      const started = startChild("redis-server", args, { deadlineMs });
       try {
         await started.waitFor(/Ready to accept connections/, 10_000);
         child = started;
         return;
       } catch (error) {
-        started.signal("SIGKILL");
+        started.kill();
         await started.exited;
         if (attempt === 5) throw error;
         await new Promise((resolve) => setTimeout(resolve, 200));

@@ -65,6 +65,15 @@ export function clientFrame(
   return out;
 }
 
+/** A frame as a server sends it: unmasked unless `spec.mask` says otherwise. */
+export function serverFrame(
+  opcode: number,
+  payload: string | Uint8Array | number[] = new Uint8Array(0),
+  spec: FrameSpec = {},
+): Uint8Array {
+  return clientFrame(opcode, payload, { ...spec, mask: spec.mask ?? false });
+}
+
 /** A close frame payload: code + reason. */
 export function closePayload(code: number, reason = ""): Uint8Array {
   const r = enc.encode(reason);

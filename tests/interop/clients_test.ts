@@ -21,14 +21,16 @@ import {
   SERVER_PING_PAYLOAD,
   TEXT_MESSAGES,
 } from "../peers/scenarios.mjs";
+import { hex } from "../helpers/bytes.ts";
+import type { RecordingServer } from "../helpers/recording_server.ts";
 import {
   describe as describeMessage,
-  type InteropServer,
   type SeenMessage,
   startInteropServer,
-  within,
 } from "./_interop_server.ts";
-import { killAll, PEER_TIMEOUT, runPeer } from "./_processes.ts";
+import { within } from "../helpers/timing.ts";
+import { killChildren } from "../helpers/processes.ts";
+import { PEER_TIMEOUT, runPeer } from "./_peer.ts";
 
 type ClientKind = "deno" | "bun" | "ws";
 
@@ -89,12 +91,12 @@ function sha256(bytes: Uint8Array): Promise<SeenMessage> {
 
 for (const style of ["push", "pull"] as const) {
   describe(`interop, ${style}-style server on ${RUNTIME}`, () => {
-    let server: InteropServer;
+    let server: RecordingServer<Promise<SeenMessage>>;
     before(() => {
       server = startInteropServer(style);
     });
     after(async () => {
-      killAll();
+      await killChildren();
       await server.server.stop();
     });
 
@@ -108,7 +110,7 @@ for (const style of ["push", "pull"] as const) {
     for (const client of CLIENTS) {
       describe(client.name, () => {
         test("text round trip, including non-ASCII", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "text") as {
             received: Described[];
             close: CloseEventInfo;
@@ -124,7 +126,7 @@ for (const style of ["push", "pull"] as const) {
         test("binary round trip: binary stays binary, byte for byte", {
           timeout: TEST_TIMEOUT,
         }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "binary") as {
             received: Described[];
             close: CloseEventInfo;
@@ -136,7 +138,7 @@ for (const style of ["push", "pull"] as const) {
         });
 
         test("a 16 MiB binary message", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "big-binary") as {
             sent: { length: number; sha256: string };
             received: { type: string; length: number; sha256: string };
@@ -150,7 +152,7 @@ for (const style of ["push", "pull"] as const) {
         });
 
         test("a 16 MiB text message of multi-byte UTF-8", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "big-text") as {
             sent: { length: number; sha256: string };
             received: { type: string; length: number; sha256: string };
@@ -167,7 +169,7 @@ for (const style of ["push", "pull"] as const) {
           "close from the client with 4000 and a reason",
           { timeout: TEST_TIMEOUT },
           async () => {
-            const { url, id } = server.url("/echo");
+            const { url, id } = server.tag("/echo");
             const r = await client.run(url, "close-client") as {
               echo: Described;
               close: CloseEventInfo;
@@ -195,7 +197,7 @@ for (const style of ["push", "pull"] as const) {
           "close from the server with 4000 and a reason",
           { timeout: TEST_TIMEOUT },
           async () => {
-            const { url, id } = server.url("/close-server");
+            const { url, id } = server.tag("/close-server");
             const r = await client.run(url, "close-server") as {
               received: Described[];
               close: CloseEventInfo;
@@ -210,7 +212,7 @@ for (const style of ["push", "pull"] as const) {
         );
 
         test("subprotocol negotiation picks chat", { timeout: TEST_TIMEOUT }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "protocol") as {
             protocol: string;
             echo: Described;
@@ -226,7 +228,7 @@ for (const style of ["push", "pull"] as const) {
         test("a server ping is answered by the client's automatic pong", {
           timeout: TEST_TIMEOUT,
         }, async () => {
-          const { url, id } = server.url("/server-ping");
+          const { url, id } = server.tag("/server-ping");
           const r = await client.run(url, "server-ping") as {
             message: Described;
             pingsSeen: string[];
@@ -238,13 +240,13 @@ for (const style of ["push", "pull"] as const) {
           assert.deepEqual(r.pingsSeen, client.kind === "deno" ? [] : [payload]);
           assertNormalClose(r.close);
           await serverMessages(id);
-          assert.deepEqual(server.record(id).pongs, [payload]);
+          assert.deepEqual(server.record(id).pongs.map((pong) => hex(pong)), [payload]);
         });
 
         test("a client ping gets a pong with the same payload", {
           timeout: TEST_TIMEOUT,
         }, async () => {
-          const { url, id } = server.url("/echo");
+          const { url, id } = server.tag("/echo");
           const r = await client.run(url, "client-ping") as {
             supported: boolean;
             pongPayload?: string;

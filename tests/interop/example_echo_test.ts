@@ -6,28 +6,26 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { within } from "./_interop_server.ts";
-import { BIN, freePort, killAll, startChild } from "./_processes.ts";
-
-const COMMANDS = {
-  deno: [BIN.deno, ["run", "--allow-net", "--allow-env", "examples/echo.ts"]],
-  bun: [BIN.bun, ["run", "examples/echo.ts"]],
-} as const;
+import { exampleCommand, freePort, killChildren, startChild } from "../helpers/processes.ts";
+import { within } from "../helpers/timing.ts";
 
 /** Per step; a runtime starting cold is the slow part. */
 const STEP = 30_000;
 
 describe("examples/echo.ts as a process", () => {
-  after(() => killAll());
+  after(() => killChildren());
 
   for (const runtime of ["deno", "bun"] as const) {
     test(`on ${runtime}: page, echo, SIGINT`, { timeout: 4 * STEP }, async () => {
       const port = await freePort();
-      const [command, args] = COMMANDS[runtime];
-      const child = startChild(command, [...args], 3 * STEP, { PORT: String(port) });
+      const [command, args] = exampleCommand("examples/echo.ts", runtime);
+      const child = startChild(command, args, {
+        deadlineMs: 3 * STEP,
+        env: { PORT: String(port) },
+      });
       let socket: WebSocket | undefined;
       try {
-        await child.waitForOutput(`ws://127.0.0.1:${port}/`, STEP);
+        await child.waitFor(`ws://127.0.0.1:${port}/`, STEP);
 
         const page = await within(fetch(`http://127.0.0.1:${port}/`), STEP, "GET /");
         const html = await page.text();
@@ -76,8 +74,8 @@ describe("examples/echo.ts as a process", () => {
         assert.match(child.stdout(), /shutting down/);
       } finally {
         socket?.close();
-        child.signal("SIGKILL");
-        await child.exited.catch(() => {});
+        child.kill();
+        await child.exited;
       }
     });
   }

@@ -7,7 +7,8 @@ import {
   parseClosePayload,
 } from "../../src/protocol/close_frame.ts";
 import { bytes, clientFrame, closePayload, OP } from "../helpers/wire.ts";
-import { join, record, run } from "./support.ts";
+import { concat } from "../helpers/bytes.ts";
+import { record, run } from "./_receiver.ts";
 
 const VALID = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999];
 const VALID_MORE = [4000, 4001, 4500, 4999];
@@ -55,7 +56,7 @@ describe("close codes on the wire", () => {
 
   test("a reason that is not UTF-8 is 1007, a valid multi-byte reason is kept", () => {
     for (const bad of ["hex:ff", "hex:c0 80", "hex:ed a0 80", "hex:e2 82", "hex:61 80 61"]) {
-      const payload = join(closePayload(1000), bytes(bad));
+      const payload = concat(closePayload(1000), bytes(bad));
       assert.deepEqual(run(clientFrame(OP.close, payload)), [["error", 1007]], bad);
       const parsed = parseClosePayload(payload);
       assert.equal(parsed.ok, false);
@@ -84,7 +85,7 @@ describe("close codes on the wire", () => {
   });
 
   test("a close frame in the middle of a fragmented message is honoured", () => {
-    const stream = join(
+    const stream = concat(
       clientFrame(OP.text, "part", { fin: false }),
       clientFrame(OP.close, closePayload(1000)),
       clientFrame(OP.cont, "rest"),
@@ -94,7 +95,7 @@ describe("close codes on the wire", () => {
 
   test("nothing is reported after a close frame, in the same push or later ones", () => {
     const { receiver, events } = record();
-    receiver.push(join(
+    receiver.push(concat(
       clientFrame(OP.close, closePayload(1000)),
       clientFrame(OP.text, "after"),
       clientFrame(OP.ping),

@@ -9,7 +9,9 @@ import {
 } from "../../src/protocol/frame_encoder.ts";
 import { applyMask } from "../../src/protocol/mask.ts";
 import { OP, readFrame } from "../helpers/wire.ts";
-import { hex, randomBytes, record } from "./support.ts";
+import { hex } from "../helpers/bytes.ts";
+import { randomBytes } from "../helpers/random.ts";
+import { record } from "./_receiver.ts";
 
 const LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 3 * 1024 * 1024 + 7];
 const MASK = Uint8Array.of(0xa1, 0x5e, 0x00, 0xff);

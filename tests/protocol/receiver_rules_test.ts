@@ -2,7 +2,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Receiver } from "../../src/protocol/receiver.ts";
 import { clientFrame, closePayload, OP } from "../helpers/wire.ts";
-import { type Event, join, randomBytes, receiverOptions, record, run } from "./support.ts";
+import { concat, hex } from "../helpers/bytes.ts";
+import { randomBytes } from "../helpers/random.ts";
+import { type Event, receiverOptions, record, run } from "./_receiver.ts";
 
 /** Header length of a frame built by clientFrame with this payload length. */
 function headerLength(payloadLength: number, masked = true): number {
@@ -56,12 +58,12 @@ describe("reserved bits and opcodes", () => {
     test(`reserved opcode 0x${op.toString(16)} is 1002`, () => {
       assertStopsWith(clientFrame(op, "x"), [["error", 1002]]);
       // Also after a valid message, and inside a fragmented one.
-      assertStopsWith(join(clientFrame(OP.text, "ok"), clientFrame(op)), [
+      assertStopsWith(concat(clientFrame(OP.text, "ok"), clientFrame(op)), [
         ["text", "ok"],
         ["error", 1002],
       ]);
       assertStopsWith(
-        join(clientFrame(OP.binary, [1], { fin: false }), clientFrame(op, "", { fin: false })),
+        concat(clientFrame(OP.binary, [1], { fin: false }), clientFrame(op, "", { fin: false })),
         [["error", 1002]],
       );
     });
@@ -71,7 +73,7 @@ describe("reserved bits and opcodes", () => {
 describe("control frames", () => {
   test("a ping or pong of 125 bytes is fine, 126 is 1002", () => {
     const p125 = randomBytes(125, 1);
-    const events = run(join(clientFrame(OP.ping, p125), clientFrame(OP.pong, p125)));
+    const events = run(concat(clientFrame(OP.ping, p125), clientFrame(OP.pong, p125)));
     assert.equal(events.length, 2);
     assert.deepEqual(events.map((e) => e[0]), ["ping", "pong"]);
     for (const op of [OP.ping, OP.pong, OP.close]) {
@@ -98,7 +100,7 @@ describe("control frames", () => {
   });
 
   test("pings and pongs between fragments are delivered in order", () => {
-    const stream = join(
+    const stream = concat(
       clientFrame(OP.binary, [1], { fin: false }),
       clientFrame(OP.ping, "1"),
       clientFrame(OP.cont, [2], { fin: false }),
@@ -118,12 +120,12 @@ describe("fragmentation", () => {
     assertStopsWith(clientFrame(OP.cont, "x"), [["error", 1002]]);
     assertStopsWith(clientFrame(OP.cont, "x", { fin: false }), [["error", 1002]]);
     // Also right after a complete (unfragmented, then fragmented) message.
-    assertStopsWith(join(clientFrame(OP.text, "a"), clientFrame(OP.cont, "b")), [
+    assertStopsWith(concat(clientFrame(OP.text, "a"), clientFrame(OP.cont, "b")), [
       ["text", "a"],
       ["error", 1002],
     ]);
     assertStopsWith(
-      join(
+      concat(
         clientFrame(OP.text, "a", { fin: false }),
         clientFrame(OP.cont, "b"),
         clientFrame(OP.cont, "c"),
@@ -137,7 +139,7 @@ describe("fragmentation", () => {
       for (const next of [OP.text, OP.binary]) {
         for (const fin of [true, false]) {
           assertStopsWith(
-            join(clientFrame(first, "a", { fin: false }), clientFrame(next, "b", { fin })),
+            concat(clientFrame(first, "a", { fin: false }), clientFrame(next, "b", { fin })),
             [["error", 1002]],
           );
         }
@@ -146,7 +148,7 @@ describe("fragmentation", () => {
   });
 
   test("empty fragments are fine", () => {
-    const stream = join(
+    const stream = concat(
       clientFrame(OP.text, "", { fin: false }),
       clientFrame(OP.cont, "", { fin: false }),
       clientFrame(OP.cont, ""),
@@ -164,13 +166,10 @@ describe("fragmentation", () => {
         fin: at + 7 >= 1000,
       }));
     }
-    const events = run(join(...frames));
+    const events = run(concat(...frames));
     assert.equal(events.length, 1);
     assert.equal(events[0][0], "binary");
-    assert.equal(
-      events[0][1],
-      Array.from(payload, (b) => b.toString(16).padStart(2, "0")).join(""),
-    );
+    assert.equal(events[0][1], hex(payload));
   });
 });
 
@@ -220,12 +219,12 @@ describe("limits", () => {
   });
 
   test("fragments summing to exactly maxPayload pass, and the count resets per message", () => {
-    const message = join(
+    const message = concat(
       clientFrame(OP.binary, [1, 2, 3, 4], { fin: false }),
       clientFrame(OP.cont, [5, 6, 7, 8], { fin: false }),
       clientFrame(OP.cont, [9, 10]),
     );
-    assert.deepEqual(run(join(message, message, message), { maxPayload: 10 }), [
+    assert.deepEqual(run(concat(message, message, message), { maxPayload: 10 }), [
       ["binary", "0102030405060708090a"],
       ["binary", "0102030405060708090a"],
       ["binary", "0102030405060708090a"],
@@ -246,7 +245,7 @@ describe("limits", () => {
       clientFrame(OP.cont, "c", { fin: false }),
     ];
     const { receiver, events } = record({ maxFragments: 3 });
-    receiver.push(join(...frames));
+    receiver.push(concat(...frames));
     assert.deepEqual(events, [["ping", ""]]);
     const fourth = clientFrame(OP.cont, "d");
     receiver.push(fourth.subarray(0, headerLength(1)));
@@ -256,16 +255,19 @@ describe("limits", () => {
   });
 
   test("exactly maxFragments fragments pass, and the count resets per message", () => {
-    const message = join(
+    const message = concat(
       clientFrame(OP.text, "a", { fin: false }),
       clientFrame(OP.cont, "b", { fin: false }),
       clientFrame(OP.cont, "c"),
     );
-    assert.deepEqual(run(join(message, message, clientFrame(OP.text, "d")), { maxFragments: 3 }), [
-      ["text", "abc"],
-      ["text", "abc"],
-      ["text", "d"],
-    ]);
+    assert.deepEqual(
+      run(concat(message, message, clientFrame(OP.text, "d")), { maxFragments: 3 }),
+      [
+        ["text", "abc"],
+        ["text", "abc"],
+        ["text", "d"],
+      ],
+    );
   });
 
   test("a frame over maxFrameSize is 1009 at its header, even under maxPayload", () => {
@@ -281,7 +283,7 @@ describe("limits", () => {
     const ping = clientFrame(OP.ping, "0123456789");
     const close = clientFrame(OP.close, closePayload(1000, "a reason longer than the limits"));
     for (const options of [{ maxPayload: 4 }, { maxPayload: 1000, maxFrameSize: 4 }]) {
-      assert.deepEqual(run(join(ping, close), options), [
+      assert.deepEqual(run(concat(ping, close), options), [
         ["ping", "30313233343536373839"],
         ["close", 1000, "a reason longer than the limits"],
       ]);
@@ -290,7 +292,7 @@ describe("limits", () => {
 
   test("fragments each within maxFrameSize may sum past it, up to maxPayload", () => {
     const options = { maxPayload: 10, maxFrameSize: 4 };
-    const message = join(
+    const message = concat(
       clientFrame(OP.text, "abcd", { fin: false }),
       clientFrame(OP.cont, "efgh", { fin: false }),
       clientFrame(OP.cont, "ij"),
@@ -298,7 +300,7 @@ describe("limits", () => {
     assert.deepEqual(run(message, options), [["text", "abcdefghij"]]);
     assertStopsWith(clientFrame(OP.text, "abcde"), [["error", 1009]], options);
     assertStopsWith(
-      join(clientFrame(OP.text, "abcd", { fin: false }), clientFrame(OP.cont, "efghi")),
+      concat(clientFrame(OP.text, "abcd", { fin: false }), clientFrame(OP.cont, "efghi")),
       [["error", 1009]],
       options,
     );
@@ -306,7 +308,7 @@ describe("limits", () => {
 
   test("a limit error inside a fragmented message drops it", () => {
     assertStopsWith(
-      join(clientFrame(OP.text, "abc", { fin: false }), clientFrame(OP.cont, "defgh")),
+      concat(clientFrame(OP.text, "abc", { fin: false }), clientFrame(OP.cont, "defgh")),
       [["error", 1009]],
       { maxPayload: 5 },
     );
@@ -327,7 +329,7 @@ describe("after a failure or close nothing more is read", () => {
   });
 
   test("an error mid-push drops the rest of that push", () => {
-    const stream = join(
+    const stream = concat(
       clientFrame(OP.text, "one"),
       clientFrame(OP.text, "two", { rsv: 4 }),
       clientFrame(OP.text, "three"),
@@ -358,7 +360,7 @@ describe("after a failure or close nothing more is read", () => {
         seen.push("error");
       },
     }, receiverOptions({ maxPayload: 100, maxFragments: 10 }));
-    stopping.push(join(
+    stopping.push(concat(
       clientFrame(OP.text, "first"),
       clientFrame(OP.text, "second"),
       clientFrame(OP.ping),

@@ -2,7 +2,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FrameParser, type FrameSink } from "../../src/protocol/frame_parser.ts";
 import { bytes, clientFrame, closePayload, OP } from "../helpers/wire.ts";
-import { type Event, hex, join, randomBytes, record, seeded } from "./support.ts";
+import { concat, hex } from "../helpers/bytes.ts";
+import { randomBytes, seeded } from "../helpers/random.ts";
+import { type Event, record } from "./_receiver.ts";
 
 /**
  * A mixed stream: text (with multi-byte characters), binary with a 16-bit length, a fragmented
@@ -39,7 +41,7 @@ function mixedStream(masked: boolean): { stream: Uint8Array; expected: Event[] }
     ["text", ""],
     ["close", 1000, "bye ✓"],
   ];
-  return { stream: join(...parts), expected };
+  return { stream: concat(...parts), expected };
 }
 
 function feed(stream: Uint8Array, cuts: number[], masked: boolean): Event[] {
@@ -109,7 +111,7 @@ describe("Receiver with large frames in random pieces", () => {
     const big = randomBytes(70_000 + 3, 7);
     const textA = "Ω".repeat(20_000); // 40,000 bytes
     const textB = "z𝄞".repeat(10_000); // 50,000 bytes
-    const stream = join(
+    const stream = concat(
       clientFrame(OP.binary, big),
       clientFrame(OP.text, textA, { fin: false }),
       clientFrame(OP.ping, "p"),
@@ -156,7 +158,7 @@ function frameLog(chunks: Uint8Array[]): string[] {
 
 describe("FrameParser over a stream split at every offset", () => {
   test("headers and payloads are identical at every split and byte by byte", () => {
-    const stream = join(
+    const stream = concat(
       clientFrame(OP.text, "abc"),
       clientFrame(OP.binary, randomBytes(126, 3), { rsv: 5 }),
       clientFrame(OP.cont, randomBytes(5, 4), { fin: false, mask: false }),

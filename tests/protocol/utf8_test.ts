@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { bytes, clientFrame, closePayload, OP } from "../helpers/wire.ts";
-import { type Event, join, record, run } from "./support.ts";
+import { concat } from "../helpers/bytes.ts";
+import { type Event, record, run } from "./_receiver.ts";
 
 const VALID: Array<[string, string]> = [
   ["ASCII", "hex:48 65 6c 6c 6f"],
@@ -49,7 +50,7 @@ describe("UTF-8 in text messages", () => {
         payload,
         (b, i) => clientFrame(i === 0 ? OP.text : OP.cont, [b], { fin: i === payload.length - 1 }),
       );
-      assert.deepEqual(run(join(...fragments)), expected);
+      assert.deepEqual(run(concat(...fragments)), expected);
     });
   }
 
@@ -58,7 +59,7 @@ describe("UTF-8 in text messages", () => {
       assert.deepEqual(run(clientFrame(OP.text, data)), [["error", 1007]]);
       const payload = bytes(data);
       // As a fragmented message (split after the first byte), and in the client role.
-      const fragmented = join(
+      const fragmented = concat(
         clientFrame(OP.text, payload.subarray(0, 1), { fin: false }),
         clientFrame(OP.cont, payload.subarray(1)),
       );
@@ -73,7 +74,7 @@ describe("UTF-8 in text messages", () => {
 
   test("a text message after a bad-UTF-8 one is not reported", () => {
     const { receiver, events } = record();
-    receiver.push(join(clientFrame(OP.text, "hex:ff"), clientFrame(OP.text, "ok")));
+    receiver.push(concat(clientFrame(OP.text, "hex:ff"), clientFrame(OP.text, "ok")));
     receiver.push(clientFrame(OP.text, "later"));
     assert.deepEqual(events, [["error", 1007]]);
   });
@@ -81,7 +82,7 @@ describe("UTF-8 in text messages", () => {
   test("decoder state does not leak from one message to the next", () => {
     // A message that ends mid-character is refused; a fresh receiver proves the next one works,
     // and within one receiver, consecutive complete messages stay independent.
-    const stream = join(
+    const stream = concat(
       clientFrame(OP.text, "hex:e2 82", { fin: false }),
       clientFrame(OP.cont, "hex:ac"),
       clientFrame(OP.text, "hex:f0 9d", { fin: false }),
@@ -109,7 +110,7 @@ describe("U+FEFF is an ordinary character", () => {
     }
     const payload = bytes(text);
     for (let a = 0; a <= payload.length; a++) {
-      const stream = join(
+      const stream = concat(
         clientFrame(OP.text, payload.subarray(0, a), { fin: false }),
         clientFrame(OP.cont, payload.subarray(a)),
         clientFrame(OP.text, text, { fin: false }),
@@ -127,7 +128,7 @@ describe("UTF-8 fails fast", () => {
   test("a fragmented message fails at the first fragment holding the bad byte", () => {
     for (const bad of ["hex:c0 80", "hex:e0 80", "hex:ed a0", "hex:f4 90", "hex:80", "hex:ff"]) {
       const { receiver, events } = record();
-      receiver.push(clientFrame(OP.text, join(bytes("fine"), bytes(bad)), { fin: false }));
+      receiver.push(clientFrame(OP.text, concat(bytes("fine"), bytes(bad)), { fin: false }));
       assert.deepEqual(events, [["error", 1007]], `${bad}: reported before later fragments`);
       receiver.push(clientFrame(OP.cont, "more"));
       assert.deepEqual(events, [["error", 1007]]);
@@ -156,7 +157,7 @@ describe("UTF-8 fails fast", () => {
     ];
     for (const [bad, badAt] of cases) {
       const prefix = bytes("x".repeat(200));
-      const payload = join(prefix, bytes(bad), bytes("y".repeat(800)));
+      const payload = concat(prefix, bytes(bad), bytes("y".repeat(800)));
       const frame = clientFrame(OP.text, payload);
       const headerLength = frame.length - payload.length;
       const badEnd = headerLength + prefix.length + badAt + 1;
@@ -198,7 +199,7 @@ describe("UTF-8 fails fast", () => {
   test("a valid character split across fragments, and across pieces of them, is accepted", () => {
     const payload = bytes("\u{10FFFF}€");
     for (let a = 1; a < payload.length; a++) {
-      const stream = join(
+      const stream = concat(
         clientFrame(OP.text, payload.subarray(0, a), { fin: false }),
         clientFrame(OP.pong, "p"),
         clientFrame(OP.cont, payload.subarray(a)),

@@ -15,7 +15,8 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { OP } from "../helpers/wire.ts";
 import { startPubSubServer } from "./_server.ts";
-import { StreamClient, waitUntil } from "./_stream_client.ts";
+import { StreamClient } from "../helpers/stream_client.ts";
+import { waitUntil } from "../helpers/timing.ts";
 
 const LIMIT = 64 * 1024;
 const MESSAGE_SIZE = 32 * 1024;

@@ -8,8 +8,8 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { killChildren, startExample } from "../helpers/example_process.ts";
-import { waitUntil } from "./_stream_client.ts";
+import { killChildren, startExample } from "../helpers/processes.ts";
+import { waitUntil } from "../helpers/timing.ts";
 
 const STEP = 30_000;
 

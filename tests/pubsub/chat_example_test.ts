@@ -23,7 +23,8 @@ import {
 } from "../../examples/chat/server.ts";
 import { RawClient, upgradeRequest } from "../helpers/raw_client.ts";
 import { clientFrame, OP } from "../helpers/wire.ts";
-import { StreamClient, waitUntil } from "./_stream_client.ts";
+import { StreamClient } from "../helpers/stream_client.ts";
+import { waitUntil } from "../helpers/timing.ts";
 
 const STEP = 20_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

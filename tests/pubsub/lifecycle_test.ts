@@ -9,7 +9,8 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { clientFrame, OP } from "../helpers/wire.ts";
 import { startPubSubServer } from "./_server.ts";
-import { StreamClient, waitUntil } from "./_stream_client.ts";
+import { StreamClient } from "../helpers/stream_client.ts";
+import { waitUntil } from "../helpers/timing.ts";
 
 const STEP = 20_000;
 

@@ -7,6 +7,7 @@
 
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import process from "node:process";
+import { within } from "../helpers/timing.ts";
 
 /** How a WebSocket ended, as its `close` event reported it. */
 export interface Closed {
@@ -22,15 +23,6 @@ export interface Client {
   next(ms: number): Promise<string>;
   /** Settles with the close event. */
   closed: Promise<Closed>;
-}
-
-/** Rejects with a message naming `what` unless `promise` settles within `ms`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Opens a WebSocket to `url`; rejects if it closes before opening or takes over `ms`. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Child, exampleCommand, startChild } from "../helpers/example_process.ts";
+import { type Child, startExample } from "../helpers/processes.ts";
 
 /** One running example process. */
 export interface Instance {
@@ -25,22 +25,9 @@ export async function startInstance(
   redisUrl: string,
   deadlineMs: number,
 ): Promise<Instance> {
-  const [command, args] = exampleCommand(script, runtime);
-  const child = startChild(command, args, deadlineMs, { PORT: "0", REDIS_URL: redisUrl });
-  try {
-    const match = await child.waitFor(/(?:ws|http):\/\/127\.0\.0\.1:(\d+)\//, 30_000);
-    return { child, runtime, port: Number(match[1]) };
-  } catch (error) {
-    child.signal("SIGKILL");
-    throw error;
-  }
-}
-
-/** Resolves once `condition()` holds, checking every 10 ms; rejects after `ms`, naming `what`. */
-export async function waitUntil(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const { child, port } = await startExample(script, deadlineMs, {
+    runtime,
+    env: { REDIS_URL: redisUrl },
+  });
+  return { child, runtime, port };
 }

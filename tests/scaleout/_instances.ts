@@ -5,9 +5,10 @@
  * @module
  */
 
-import { BIN, type Child, startChild } from "../helpers/example_process.ts";
+import { type Child, scriptCommand, startChild } from "../helpers/processes.ts";
 import type { RedisBackplaneStats } from "../../redis.ts";
-import { within } from "./_clients.ts";
+import { hex } from "../helpers/bytes.ts";
+import { within } from "../helpers/timing.ts";
 
 /** A running instance: its process, port and the backplane events it printed. */
 export interface Instance {
@@ -34,10 +35,10 @@ export async function startInstance(
   deadlineMs: number,
   env: Record<string, string> = {},
 ): Promise<Instance> {
-  const args = runtime === "deno"
-    ? [BIN.deno, ["run", "-A", "--v8-flags=--expose-gc", "tests/scaleout/_instance.ts"]] as const
-    : [BIN.bun, ["tests/scaleout/_instance.ts"]] as const;
-  const child = startChild(args[0], [...args[1]], deadlineMs, { ...env, REDIS_URL: url });
+  const [command, args] = scriptCommand(runtime, "tests/scaleout/_instance.ts", [], {
+    exposeGc: true,
+  });
+  const child = startChild(command, args, { deadlineMs, env: { ...env, REDIS_URL: url } });
   const match = await child.waitFor(/listening (\d+)/, 30_000);
   return {
     child,
@@ -83,11 +84,6 @@ export interface TopicClient {
   until(predicate: () => boolean, ms: number, what: string): Promise<void>;
   /** Settles with the close event's code. */
   closed: Promise<number>;
-}
-
-/** Bytes as lowercase hex, as binary messages are recorded. */
-export function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 const opened = new Set<TopicClient>();

@@ -2,23 +2,22 @@
  * A child process for the reusePort test: an edgews server on 127.0.0.1:PORT that greets every
  * connection with `<runtime>:<pid>`, so the test can tell which process accepted it, then echoes.
  * `REUSE_PORT=1` asks for SO_REUSEPORT; `TLS=1` serves wss:// with the throwaway test certificate
- * (tests/fixtures/tls/). Prints `listening on 127.0.0.1:PORT` once it listens; a failure to listen is uncaught and ends the process with its error on stderr. SIGTERM
- * shuts down gracefully and exits 0.
+ * (tests/fixtures/tls/). Prints `listening on 127.0.0.1:PORT` once it listens; a failure to
+ * listen is uncaught and ends the process with its error on stderr. SIGTERM shuts down gracefully
+ * and exits 0.
  * @module
  */
 
-import { readFileSync } from "node:fs";
 import process from "node:process";
 import { serve } from "../../mod.ts";
 import { RUNTIME } from "../helpers/servers.ts";
+import { TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
 
 const server = serve({
   hostname: "127.0.0.1",
   port: Number(process.env.PORT),
   reusePort: process.env.REUSE_PORT === "1",
-  tls: process.env.TLS === "1"
-    ? { cert: fixture("localhost.pem"), key: fixture("localhost.key") }
-    : undefined,
+  tls: process.env.TLS === "1" ? { cert: TLS_CERT, key: TLS_KEY } : undefined,
   websocket: {
     open(ws) {
       ws.send(`${RUNTIME}:${process.pid}`);
@@ -35,7 +34,3 @@ process.on("SIGTERM", async () => {
   await server.shutdown();
   process.exit(0);
 });
-
-function fixture(name: string): string {
-  return readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), "utf8");
-}

@@ -9,21 +9,21 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { hex } from "../helpers/bytes.ts";
 import { RUNTIME } from "../helpers/servers.ts";
 import {
   HAVE_REDIS,
-  killChildren,
   NO_REDIS_REASON,
   redisCommand,
   type RedisServer,
   startRedis,
 } from "../helpers/redis_server.ts";
+import { killChildren } from "../helpers/processes.ts";
 import { skipSuite } from "../helpers/skip.ts";
-import { StreamClient } from "../pubsub/_stream_client.ts";
+import { StreamClient } from "../helpers/stream_client.ts";
 import {
   closeOpenClients,
   connectClient,
-  hex,
   type Instance,
   startInstance,
   statsOf,

@@ -12,9 +12,11 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { HAVE_REDIS, killChildren, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
+import { HAVE_REDIS, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
+import { killChildren } from "../helpers/processes.ts";
 import { skipSuite } from "../helpers/skip.ts";
-import { type Instance, startInstance, waitUntil } from "./_example_instances.ts";
+import { type Instance, startInstance } from "./_example_instances.ts";
+import { waitUntil } from "../helpers/timing.ts";
 
 const STEP = 20_000;
 const PROBE = "probe ";

@@ -27,15 +27,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import {
   HAVE_REDIS,
-  killChildren,
   NO_REDIS_REASON,
   type RedisServer,
   startRedis,
 } from "../helpers/redis_server.ts";
+import { killChildren } from "../helpers/processes.ts";
 import { skipSuite } from "../helpers/skip.ts";
 import { createClient } from "redis";
 import { LEASE_MS, TICK_MS } from "../../examples/chat/redis_store.ts";
-import { type Instance, startInstance, waitUntil } from "./_example_instances.ts";
+import { type Instance, startInstance } from "./_example_instances.ts";
+import { waitUntil } from "../helpers/timing.ts";
 
 const STEP = 20_000;
 const ID = /^\d+-\d+$/;

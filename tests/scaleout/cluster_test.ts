@@ -9,17 +9,10 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { BIN, type Child, killChildren, startChild } from "../helpers/example_process.ts";
+import { BIN, type Child, freePort, killChildren, startChild } from "../helpers/processes.ts";
 import { RUNTIME } from "../helpers/servers.ts";
-import { freePort } from "../interop/_processes.ts";
-import {
-  type Client,
-  closeClients,
-  connectionsByPid,
-  isRunning,
-  openClients,
-  within,
-} from "./_clients.ts";
+import { type Client, closeClients, connectionsByPid, isRunning, openClients } from "./_clients.ts";
+import { within } from "../helpers/timing.ts";
 
 const COMMAND: [string, string[]] = RUNTIME === "deno"
   ? [BIN.deno, ["run", "-A", "examples/cluster.ts", "examples/echo.ts"]]
@@ -55,9 +48,9 @@ interface Cluster {
 
 async function startCluster(): Promise<Cluster> {
   const port = await freePort();
-  const launcher = startChild(COMMAND[0], COMMAND[1], 6 * STEP, {
-    WORKERS: "2",
-    PORT: String(port),
+  const launcher = startChild(COMMAND[0], COMMAND[1], {
+    deadlineMs: 6 * STEP,
+    env: { WORKERS: "2", PORT: String(port) },
   });
   launchers.push(launcher);
   await launcher.waitFor(

@@ -7,8 +7,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { openEnvelope } from "../../src/backplane.ts";
-import { serverFrame } from "../helpers/conformance.ts";
-import { bytes, clientFrame, OP } from "../helpers/wire.ts";
+import { bytes, clientFrame, OP, serverFrame } from "../helpers/wire.ts";
 
 const SELF = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 const OTHER = Uint8Array.from({ length: 16 }, (_, i) => 200 - i);

@@ -11,9 +11,9 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { RUNTIME } from "../helpers/servers.ts";
-import { HAVE_REDIS, killChildren, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
+import { HAVE_REDIS, NO_REDIS_REASON, startRedis } from "../helpers/redis_server.ts";
+import { freePort, killChildren } from "../helpers/processes.ts";
 import { skipSuite } from "../helpers/skip.ts";
-import { freePort } from "../interop/_processes.ts";
 import {
   closeOpenClients,
   connectClient,

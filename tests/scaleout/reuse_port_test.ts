@@ -13,20 +13,30 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { connect, serve } from "../../mod.ts";
-import { BIN, type Child, killChildren, startChild } from "../helpers/example_process.ts";
+import { BIN, type Child, freePort, killChildren, startChild } from "../helpers/processes.ts";
 import { RUNTIME } from "../helpers/servers.ts";
-import { freePort } from "../interop/_processes.ts";
-import { closeClients, openClients, within } from "./_clients.ts";
+import { TLS_CA } from "../helpers/tls.ts";
+import { closeClients, openClients } from "./_clients.ts";
+import { within } from "../helpers/timing.ts";
 
 const SCRIPT = "tests/scaleout/_reuse_port_server.ts";
 /** Per step; a runtime starting cold is the slow part. */
 const STEP = 30_000;
 const CONNECTIONS = 40;
-const TLS_CA = readFileSync(new URL("../fixtures/tls/ca.pem", import.meta.url), "utf8");
 
 after(() => killChildren());
+
+/** Starts the server script on `runtime` (Deno with --unstable-net) with PORT=`port` and `env`. */
+function spawnServer(
+  runtime: "deno" | "bun",
+  port: number,
+  env: Record<string, string>,
+  deadlineMs: number,
+): Child {
+  const args = runtime === "deno" ? ["run", "-A", "--unstable-net", SCRIPT] : ["run", SCRIPT];
+  return startChild(BIN[runtime], args, { deadlineMs, env: { PORT: String(port), ...env } });
+}
 
 /** Starts the server script on `runtime` on `port` and waits until it listens. */
 async function startServerProcess(
@@ -34,12 +44,7 @@ async function startServerProcess(
   port: number,
   env: Record<string, string> = {},
 ): Promise<Child> {
-  const child = runtime === "deno"
-    ? startChild(BIN.deno, ["run", "-A", "--unstable-net", SCRIPT], 4 * STEP, {
-      PORT: String(port),
-      ...env,
-    })
-    : startChild(BIN.bun, ["run", SCRIPT], 4 * STEP, { PORT: String(port), ...env });
+  const child = spawnServer(runtime, port, env, 4 * STEP);
   await child.waitFor(new RegExp(`listening on 127\\.0\\.0\\.1:${port}\\b`), STEP);
   return child;
 }
@@ -170,12 +175,7 @@ describe("without reusePort", () => {
       const holder = serve({ hostname: "127.0.0.1", port, websocket: {} });
       try {
         const other = RUNTIME === "deno" ? "bun" : "deno";
-        const child = other === "deno"
-          ? startChild(BIN.deno, ["run", "-A", "--unstable-net", SCRIPT], 2 * STEP, {
-            PORT: String(port),
-            REUSE_PORT: "1",
-          })
-          : startChild(BIN.bun, ["run", SCRIPT], 2 * STEP, { PORT: String(port), REUSE_PORT: "1" });
+        const child = spawnServer(other, port, { REUSE_PORT: "1" }, 2 * STEP);
         const exit = await failure(child, "the second server");
         assert.notEqual(exit.code, 0);
         assert.match(child.stderr(), /in use|EADDRINUSE/i);
@@ -191,9 +191,9 @@ test("Deno without --unstable-net: reusePort throws an Error naming the option a
   timeout: 2 * STEP,
 }, async () => {
   const port = await freePort();
-  const child = startChild(BIN.deno, ["run", "-A", SCRIPT], 2 * STEP, {
-    PORT: String(port),
-    REUSE_PORT: "1",
+  const child = startChild(BIN.deno, ["run", "-A", SCRIPT], {
+    deadlineMs: 2 * STEP,
+    env: { PORT: String(port), REUSE_PORT: "1" },
   });
   const exit = await failure(child, "the Deno server");
   // 1 is an uncaught error; Deno's own unstable check would have exited with 70, silently to

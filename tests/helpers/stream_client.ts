@@ -1,21 +1,16 @@
 /**
- * A raw WebSocket client over `node:net` for the pub/sub tests. Unlike `RawClient` it parses
- * frames as they arrive (amortized linear time, so megabytes of published data stay cheap) and
- * keeps every frame it has received; it can stop reading (`pause`) to play a slow subscriber.
+ * A raw WebSocket client over `node:net` for the pub/sub and scale-out tests. Unlike `RawClient`
+ * it parses frames as they arrive (amortized linear time, so megabytes of published data stay
+ * cheap) and keeps every frame it has received; it can stop reading (`pause`) to play a slow
+ * subscriber.
  * Frames are read and written with the test-side codec in `tests/helpers/wire.ts`, not ours.
  * @module
  */
 
 import net from "node:net";
-import { upgradeRequest } from "../helpers/raw_client.ts";
-import {
-  clientFrame,
-  closeCodeOf,
-  closePayload,
-  OP,
-  readFrame,
-  type ServerFrame,
-} from "../helpers/wire.ts";
+import { upgradeRequest } from "./raw_client.ts";
+import { waitUntil } from "./timing.ts";
+import { clientFrame, closeCodeOf, closePayload, OP, readFrame, type ServerFrame } from "./wire.ts";
 
 const decoder = new TextDecoder();
 
@@ -183,40 +178,4 @@ function findHeadEnd(buffer: Uint8Array, from: number, to: number): number {
     }
   }
   return -1;
-}
-
-/**
- * Resolves once `condition()` holds, re-checking whenever something in `wakers` is called, and
- * also every 10 ms (for conditions on server state, which does not wake anyone).
- */
-export function waitUntil(
-  condition: () => boolean,
-  ms: number,
-  what: string,
-  wakers?: Set<() => void>,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      let ok: boolean;
-      try {
-        ok = condition();
-      } catch (error) {
-        return done(() => reject(error));
-      }
-      if (ok) done(resolve);
-    };
-    const poll = setInterval(check, 10);
-    const deadline = setTimeout(
-      () => done(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`))),
-      ms,
-    );
-    const done = (settle: () => void) => {
-      clearInterval(poll);
-      clearTimeout(deadline);
-      wakers?.delete(check);
-      settle();
-    };
-    wakers?.add(check);
-    check();
-  });
 }

@@ -1,10 +1,11 @@
 /**
- * Shared pieces for the protocol unit tests: a Receiver handler that records every event as plain
- * data (so runs can be compared with deepEqual), byte helpers and a seeded PRNG.
+ * For the protocol unit tests: a Receiver handler that records every event as plain data (so runs
+ * can be compared with deepEqual).
  * @module
  */
 
 import { Receiver, type ReceiverOptions } from "../../src/protocol/receiver.ts";
+import { hex } from "../helpers/bytes.ts";
 
 /** One thing the receiver reported, as plain data. */
 export type Event =
@@ -14,26 +15,6 @@ export type Event =
   | ["pong", string]
   | ["close", number, string]
   | ["error", number];
-
-/** Hex of bytes, for readable assertion failures. */
-export function hex(data: Uint8Array): string {
-  const parts: string[] = new Array(data.length);
-  for (let i = 0; i < data.length; i++) parts[i] = HEX[data[i]];
-  return parts.join("");
-}
-
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
-
-/** Joins byte arrays. */
-export function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A receiver with a recording handler. */
 export interface Recorded {
@@ -95,24 +76,4 @@ export function run(bytes: Uint8Array, options: Partial<ReceiverOptions> = {}): 
 export function errorCode(events: Event[]): number | null {
   const error = events.find((e) => e[0] === "error");
   return error === undefined ? null : error[1] as number;
-}
-
-/** A small deterministic PRNG (mulberry32), so "random" splits are reproducible. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Bytes filled from a seed. */
-export function randomBytes(length: number, seed: number): Uint8Array {
-  const next = seeded(seed);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = Math.floor(next() * 256);
-  return out;
 }

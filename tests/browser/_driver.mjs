@@ -3,9 +3,9 @@
  * examples, and prints what it saw as one JSON line (`RESULT {...}`) for the test to assert on.
  * Runs under Node, so the same test works under `deno test` and `bun test`:
  *
- *   node tests/browser/driver.mjs '{"chatUrl":…,"echoUrl":…,"userDataDir":…,"screenshot":…,
+ *   node tests/browser/_driver.mjs '{"chatUrl":…,"echoUrl":…,"userDataDir":…,"screenshot":…,
  *     "phoneScreenshot":…}'
- *   node tests/browser/driver.mjs '{"scenario":"instances","chatUrls":[…, …],"userDataDir":…}'
+ *   node tests/browser/_driver.mjs '{"scenario":"instances","chatUrls":[…, …],"userDataDir":…}'
  *
  * The first runs the single-server scenario (chat, its layout with many messages and on a phone,
  * the page's rules against a scripted socket, echo); the second, two pages on two chat instances
