@@ -25,6 +25,8 @@ const STEP = config.stepTimeoutMs ?? 15_000;
 const XSS = "<img src=x onerror=alert(1)>";
 /** How many messages make the chat longer than any window. */
 const MANY = 50;
+/** Messages a page sends at once to go over the chat's rate limit (a burst of 20). */
+const FAST = 40;
 /** A URL with 200 characters and no place to break: it must wrap anyway, on a phone too. */
 const LONG_WORD = `https://example.com/?q=${"x".repeat(200)}`;
 /** The `i`th of the many messages (the middle one a long word). */
@@ -251,7 +253,11 @@ async function singleServer() {
   });
 
   await step("50 messages: the text box and the status stay in view", async () => {
-    for (let i = 1; i <= MANY; i++) await say(a.page, manyMessage(i));
+    // At a pace the chat's rate limit lets through (5 a second after a burst of 20).
+    for (let i = 1; i <= MANY; i++) {
+      await say(a.page, manyMessage(i));
+      if (i >= 10) await new Promise((resolve) => setTimeout(resolve, 230));
+    }
     for (const page of [a.page, b.page]) await waitForMessage(page, a.uid, manyMessage(MANY));
     await rendered(a.page);
     await rendered(b.page);
@@ -312,6 +318,33 @@ async function singleServer() {
     result.messagesAfterReconnect = await messagesOf(a.page);
     a.uid = newUid;
   });
+
+  await step(
+    "a page that sends too fast is told, and the room gets no more than the limit",
+    async () => {
+      // Straight from the page's socket, faster than anyone types.
+      await a.page.evaluate((count) => {
+        for (let i = 0; i < count; i++) socket.send(JSON.stringify({ message: `fast ${i}` }));
+      }, FAST);
+      await a.page.waitForFunction(
+        () =>
+          [...document.querySelectorAll("#messages li.error")].some((li) =>
+            /too fast/.test(li.textContent)
+          ),
+        null,
+        { timeout: STEP },
+      );
+      result.rateNotice = await a.page.$$eval(
+        "#messages li.error",
+        (items) => items.map((li) => li.textContent).filter((text) => /too fast/.test(text)),
+      );
+      await waitForMessage(b.page, a.uid, "fast 0");
+      // Give whatever the server let through time to arrive, then count.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      result.fastRelayed =
+        (await messagesOf(b.page)).filter((m) => m.text.startsWith("fast ")).length;
+    },
+  );
 
   await step("closing a page updates the other's connected list", async () => {
     await b.page.close();

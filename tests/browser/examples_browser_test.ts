@@ -109,6 +109,8 @@ interface DriverResult {
   messagesBeforeReconnect: Shown[];
   messagesAfterReconnect: Shown[];
   usersAfterClose: string[];
+  rateNotice: string[];
+  fastRelayed: number;
   countAfterClose: string;
   echo: Array<{ kind: string; text: string }>;
   echoImgCount: number;
@@ -347,6 +349,12 @@ describe("the examples in headless Chromium", () => {
       assert.deepEqual(r.messagesAfterReconnect, r.messagesBeforeReconnect);
       assert.deepEqual(sorted(r.usersAfterReconnect.a), sorted([r.uidAReconnected, r.uidB]));
       assert.deepEqual(sorted(r.usersAfterReconnect.b), sorted([r.uidAReconnected, r.uidB]));
+
+      // 40 messages at once from a page: the burst (20) and perhaps a few more reach the room, and
+      // the page shows the server's notice, once.
+      assert.ok(r.fastRelayed >= 20 && r.fastRelayed <= 25, `${r.fastRelayed} relayed`);
+      assert.equal(r.rateNotice.length, 1, JSON.stringify(r.rateNotice));
+      assert.match(r.rateNotice[0], /^server: you are sending too fast/);
 
       // Closing b leaves a alone in its list.
       assert.deepEqual(r.usersAfterClose, [r.uidAReconnected]);
