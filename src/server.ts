@@ -127,7 +127,11 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
   maxHeaderCount?: number;
   /** Largest request body the `fetch` handler is given, in bytes; over it is a 413. */
   maxBodyBytes?: number;
-  /** How long a client has to send its whole request head, in ms; then it is dropped. */
+  /**
+   * How long a client has from accepting its TCP connection to the end of its request head, in
+   * ms: the TLS handshake (`wss://`) and the head, however slowly they come. Then it gets 408 and
+   * is closed, or is just closed while its TLS handshake is unfinished. Defaults to 10 s.
+   */
   handshakeTimeout?: number;
   /** Most open WebSocket connections; upgrades beyond it get 503. Unlimited by default. */
   maxConnections?: number;
@@ -317,7 +321,7 @@ export class WebSocketServer<T = undefined> {
     if (this.#shutdown !== null) return drop();
     this.#handshaking.add(drop);
     try {
-      await this.#handshake(transport, reader, writer);
+      await this.#handshake(transport, reader, writer, drop);
     } catch (error) {
       // Only a bug in this file can get here; the socket must not leak because of it.
       console.error("edgews: unexpected error during a handshake:", error);
@@ -331,13 +335,22 @@ export class WebSocketServer<T = undefined> {
     transport: Transport,
     reader: ChunkReader,
     writer: WritableStreamDefaultWriter<Uint8Array>,
+    drop: () => void,
   ): Promise<void> {
     const respond = (bytes: Uint8Array) => {
       writer.write(bytes).catch(ignore);
       writer.close().catch(ignore);
     };
-    const received = await this.#readHead(reader, respond);
-    if (received === null) return; // timed out (answered 408) or closed by the client
+    // Until a TLS handshake is over nothing written reaches the peer, and a write would wait
+    // for a handshake that may never come: a socket that times out then is dropped, unanswered.
+    let secured = transport.tlsHandshake === undefined;
+    transport.tlsHandshake?.then(() => secured = true, ignore);
+    const timeOut = () => {
+      if (secured) respond(errorResponse({ status: 408, message: "Request timeout" }));
+      else drop();
+    };
+    const received = await this.#readHead(reader, timeOut);
+    if (received === null) return; // timed out (answered 408, or dropped) or closed by the client
     if ("status" in received) return respond(errorResponse(received));
     const { head, rest } = received;
 
@@ -410,17 +423,18 @@ export class WebSocketServer<T = undefined> {
   }
 
   /**
-   * Reads the request head within the size and time limits. Returns the head and the bytes after
-   * it, an HTTP error, or null on timeout or a closed socket.
+   * Reads the request head within the size and time limits (the time counted from accept, TLS
+   * handshake included). Returns the head and the bytes after it, an HTTP error, or null on
+   * timeout or a closed socket.
    */
   async #readHead(
     reader: ChunkReader,
-    respond: (bytes: Uint8Array) => void,
+    timeOut: () => void,
   ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
     // On timeout, answer 408 and close: closing the socket also ends the pending read. (Cancelling
     // the reader instead would close the socket before the 408 could be written.)
     const timer = setTimeout(
-      () => respond(errorResponse({ status: 408, message: "Request timeout" })),
+      timeOut,
       this.#options.handshakeTimeout ?? HTTP_DEFAULTS.handshakeTimeout,
     );
     try {
