@@ -133,6 +133,12 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
    * is closed, or is just closed while its TLS handshake is unfinished. Defaults to 10 s.
    */
   handshakeTimeout?: number;
+  /**
+   * How long a request for the `fetch` handler has to send its body once its head has arrived,
+   * in ms; then it gets 408 and is closed. Defaults to 60 s, time for `maxBodyBytes` (1 MiB) over
+   * a link of about 140 kbit/s.
+   */
+  bodyTimeout?: number;
   /** Most open WebSocket connections; upgrades beyond it get 503. Unlimited by default. */
   maxConnections?: number;
   /** Shuts the server down (as `shutdown()` does) when aborted. */
@@ -175,6 +181,9 @@ const HTTP_DEFAULTS = {
   maxHeaderCount: 100,
   maxBodyBytes: 1024 * 1024,
   handshakeTimeout: 10_000,
+  // 1 MiB (maxBodyBytes) in 60 s is about 140 kbit/s: a poor mobile link still gets its body in.
+  // Node's http allows 300 s for a whole request, but its bodies have no size limit.
+  bodyTimeout: 60_000,
 };
 
 /** A listening WebSocket server. Create it with `serve()`. */
@@ -341,8 +350,9 @@ export class WebSocketServer<T = undefined> {
       writer.write(bytes).catch(ignore);
       writer.close().catch(ignore);
     };
-    // Until a TLS handshake is over nothing written reaches the peer, and a write would wait
-    // for a handshake that may never come: a socket that times out then is dropped, unanswered.
+    // Every deadline before the request is complete (the TLS handshake and the head, the body)
+    // ends here. Until a TLS handshake is over nothing written reaches the peer, and a write
+    // would wait for a handshake that may never come: a socket that times out then is dropped.
     let secured = transport.tlsHandshake === undefined;
     transport.tlsHandshake?.then(() => secured = true, ignore);
     const timeOut = () => {
@@ -354,7 +364,9 @@ export class WebSocketServer<T = undefined> {
     if ("status" in received) return respond(errorResponse(received));
     const { head, rest } = received;
 
-    if (!isWebSocketUpgrade(head)) return this.#serveHttp(transport, head, rest, reader, respond);
+    if (!isWebSocketUpgrade(head)) {
+      return this.#serveHttp(transport, head, rest, reader, respond, timeOut);
+    }
 
     const upgrade = validateUpgradeRequest(head);
     if ("status" in upgrade) return respond(errorResponse(upgrade));
@@ -462,6 +474,7 @@ export class WebSocketServer<T = undefined> {
     rest: Uint8Array,
     reader: ChunkReader,
     respond: (bytes: Uint8Array) => void,
+    timeOut: () => void,
   ): Promise<void> {
     const fetch = this.#options.fetch;
     if (fetch === undefined) {
@@ -471,7 +484,19 @@ export class WebSocketServer<T = undefined> {
         headers: { upgrade: "websocket", "sec-websocket-version": "13" },
       }));
     }
-    const body = await this.#readBody(head, rest, reader);
+    // The body has its own deadline, from the end of the head: 408 and close when it passes.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      timeOut();
+    }, this.#options.bodyTimeout ?? HTTP_DEFAULTS.bodyTimeout);
+    let body: Uint8Array | HttpError | null;
+    try {
+      body = await this.#readBody(head, rest, reader);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) return; // answered already; the read ended when the socket closed
     if (body !== null && "status" in body) return respond(errorResponse(body));
     const request = this.#toRequest(head, body);
     if ("status" in request) return respond(errorResponse(request));
