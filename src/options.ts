@@ -225,6 +225,7 @@ const SERVE_RULES: RulesFor<ServeOptions<unknown>> = {
   maxHeaderCount: { kind: "integer", min: 1 },
   maxBodyBytes: { kind: "integer", min: 0, unit: "bytes" },
   handshakeTimeout: ms(1),
+  bodyTimeout: ms(1),
   maxConnections: { kind: "integer", min: 0, orInfinity: true },
   signal: SIGNAL,
   onListen: { kind: "function" },
@@ -248,6 +249,9 @@ const SERVE: Shape = {
     sendPings: { mean: "idlePing" },
     verifyClient: "did you mean upgrade? It refuses a request by returning a Response",
     handleProtocols: "did you mean protocols, or the upgrade hook?",
+    headersTimeout: { mean: "handshakeTimeout" },
+    requestTimeout:
+      "that is Node's; here handshakeTimeout covers the request head, bodyTimeout the body",
     cert: "did you mean tls: { cert, key }?",
     key: "did you mean tls: { cert, key }?",
   },

@@ -128,8 +128,18 @@ export interface ServeOptions<T = undefined> extends ConnectionOptions {
   maxHeaderCount?: number;
   /** Largest request body the `fetch` handler is given, in bytes; over it is a 413. */
   maxBodyBytes?: number;
-  /** How long a client has to send its whole request head, in ms; then it is dropped. */
+  /**
+   * How long a client has from accepting its TCP connection to the end of its request head, in
+   * ms: the TLS handshake (`wss://`) and the head, however slowly they come. Then it gets 408 and
+   * is closed, or is just closed while its TLS handshake is unfinished. Defaults to 10 s.
+   */
   handshakeTimeout?: number;
+  /**
+   * How long a request for the `fetch` handler has to send its body once its head has arrived,
+   * in ms; then it gets 408 and is closed. Defaults to 60 s, time for `maxBodyBytes` (1 MiB) over
+   * a link of about 140 kbit/s.
+   */
+  bodyTimeout?: number;
   /** Most open WebSocket connections; upgrades beyond it get 503. Unlimited by default. */
   maxConnections?: number;
   /**
@@ -178,6 +188,9 @@ const HTTP_DEFAULTS = {
   maxHeaderCount: 100,
   maxBodyBytes: 1024 * 1024,
   handshakeTimeout: 10_000,
+  // 1 MiB (maxBodyBytes) in 60 s is about 140 kbit/s: a poor mobile link still gets its body in.
+  // Node's http allows 300 s for a whole request, but its bodies have no size limit.
+  bodyTimeout: 60_000,
 };
 
 /** A listening WebSocket server. Create it with `serve()`. */
@@ -324,7 +337,7 @@ export class WebSocketServer<T = undefined> {
     if (this.#shutdown !== null) return drop();
     this.#handshaking.add(drop);
     try {
-      await this.#handshake(transport, reader, writer);
+      await this.#handshake(transport, reader, writer, drop);
     } catch (error) {
       // Only a bug in this file can get here; the socket must not leak because of it.
       console.error("edgews: unexpected error during a handshake:", error);
@@ -338,17 +351,29 @@ export class WebSocketServer<T = undefined> {
     transport: Transport,
     reader: ChunkReader,
     writer: WritableStreamDefaultWriter<Uint8Array>,
+    drop: () => void,
   ): Promise<void> {
     const respond = (bytes: Uint8Array) => {
       writer.write(bytes).catch(ignore);
       writer.close().catch(ignore);
     };
-    const received = await this.#readHead(reader, respond);
-    if (received === null) return; // timed out (answered 408) or closed by the client
+    // Every deadline before the request is complete (the TLS handshake and the head, the body)
+    // ends here. Until a TLS handshake is over nothing written reaches the peer, and a write
+    // would wait for a handshake that may never come: a socket that times out then is dropped.
+    let secured = transport.tlsHandshake === undefined;
+    transport.tlsHandshake?.then(() => secured = true, ignore);
+    const timeOut = () => {
+      if (secured) respond(errorResponse({ status: 408, message: "Request timeout" }));
+      else drop();
+    };
+    const received = await this.#readHead(reader, timeOut);
+    if (received === null) return; // timed out (answered 408, or dropped) or closed by the client
     if ("status" in received) return respond(errorResponse(received));
     const { head, rest } = received;
 
-    if (!isWebSocketUpgrade(head)) return this.#serveHttp(transport, head, rest, reader, respond);
+    if (!isWebSocketUpgrade(head)) {
+      return this.#serveHttp(transport, head, rest, reader, respond, timeOut);
+    }
 
     const upgrade = validateUpgradeRequest(head);
     if ("status" in upgrade) return respond(errorResponse(upgrade));
@@ -418,17 +443,18 @@ export class WebSocketServer<T = undefined> {
   }
 
   /**
-   * Reads the request head within the size and time limits. Returns the head and the bytes after
-   * it, an HTTP error, or null on timeout or a closed socket.
+   * Reads the request head within the size and time limits (the time counted from accept, TLS
+   * handshake included). Returns the head and the bytes after it, an HTTP error, or null on
+   * timeout or a closed socket.
    */
   async #readHead(
     reader: ChunkReader,
-    respond: (bytes: Uint8Array) => void,
+    timeOut: () => void,
   ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
     // On timeout, answer 408 and close: closing the socket also ends the pending read. (Cancelling
     // the reader instead would close the socket before the 408 could be written.)
     const timer = setTimeout(
-      () => respond(errorResponse({ status: 408, message: "Request timeout" })),
+      timeOut,
       this.#options.handshakeTimeout ?? HTTP_DEFAULTS.handshakeTimeout,
     );
     try {
@@ -456,6 +482,7 @@ export class WebSocketServer<T = undefined> {
     rest: Uint8Array,
     reader: ChunkReader,
     respond: (bytes: Uint8Array) => void,
+    timeOut: () => void,
   ): Promise<void> {
     const fetch = this.#options.fetch;
     if (fetch === undefined) {
@@ -465,7 +492,19 @@ export class WebSocketServer<T = undefined> {
         headers: { upgrade: "websocket", "sec-websocket-version": "13" },
       }));
     }
-    const body = await this.#readBody(head, rest, reader);
+    // The body has its own deadline, from the end of the head: 408 and close when it passes.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      timeOut();
+    }, this.#options.bodyTimeout ?? HTTP_DEFAULTS.bodyTimeout);
+    let body: Uint8Array | HttpError | null;
+    try {
+      body = await this.#readBody(head, rest, reader);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) return; // answered already; the read ended when the socket closed
     if (body !== null && "status" in body) return respond(errorResponse(body));
     const request = this.#toRequest(head, body);
     if ("status" in request) return respond(errorResponse(request));

@@ -31,6 +31,13 @@ export interface Transport {
    * closes. Call it once no write is pending.
    */
   closeWrite(): void;
+  /**
+   * For a socket a TLS listener accepted: settles once its TLS handshake is over, resolving when
+   * it succeeded and rejecting when it failed. Absent for plain TCP, and for dialled sockets (a
+   * dial resolves only after the handshake). Until it resolves nothing written reaches the peer,
+   * so the server drops a socket that times out before it instead of answering 408.
+   */
+  tlsHandshake?: Promise<void>;
 }
 
 /** Certificate and key for a TLS listener, PEM-encoded. */

@@ -2,14 +2,18 @@
  * Hostile and broken clients before the handshake completes: garbage, truncated requests,
  * oversized heads, too many headers, clients that never finish. Each is refused or dropped on its
  * own, nothing throws, and a normal client on the same server keeps being served throughout.
+ * On a `wss://` port, TLS handshakes that fail (plain HTTP, random bytes, a version nobody speaks,
+ * a ClientHello cut short) close their socket at once, and reach neither the `error` callback
+ * nor the console.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import type { WebSocketServer } from "../mod.ts";
+import { connect, type WebSocketServer } from "../mod.ts";
 import { latin1 } from "./helpers/bytes.ts";
 import { RawClient, upgradeRequest } from "./helpers/raw_client.ts";
 import { sleep } from "./helpers/timing.ts";
+import { TLS_CA, TLS_CERT, TLS_KEY } from "./helpers/tls.ts";
 import { startServer } from "./helpers/servers.ts";
 import { clientFrame, OP, text } from "./helpers/wire.ts";
 
@@ -206,5 +210,120 @@ describe("bad input", () => {
     await sleep(20);
     assert.deepEqual(uncaught, []);
     await bystanderStillEchoes();
+  });
+});
+
+describe("bad input to a TLS port", () => {
+  /** Long, so that a socket closed "at once" cannot have been closed by the timeout. */
+  const TLS_HANDSHAKE_TIMEOUT = 10_000;
+  let server: WebSocketServer;
+  const reported: unknown[] = [];
+  const original = { error: console.error, warn: console.warn };
+
+  /** A wss:// client (ours) that must still connect and echo. */
+  async function wssEchoes(message: string): Promise<void> {
+    const ws = await connect(`wss://127.0.0.1:${server.port}/`, {
+      tls: { caCerts: [TLS_CA] },
+      timeout: 5_000,
+    });
+    ws.send(message);
+    for await (const echo of ws) {
+      assert.equal(echo, message);
+      break;
+    }
+    ws.close();
+    await ws.closed;
+  }
+
+  before(() => {
+    console.error = (...args: unknown[]) => reported.push(["console.error", ...args]);
+    console.warn = (...args: unknown[]) => reported.push(["console.warn", ...args]);
+    server = startServer({
+      tls: { cert: TLS_CERT, key: TLS_KEY },
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT,
+      websocket: {
+        message(ws, message) {
+          ws.send(message);
+        },
+        error(_ws, error) {
+          reported.push(["error callback", error]);
+        },
+      },
+    });
+  });
+  after(async () => {
+    await server.stop();
+    console.error = original.error;
+    console.warn = original.warn;
+  });
+
+  // A deterministic byte soup that does not start like a TLS record.
+  const random = Uint8Array.from({ length: 600 }, (_, i) => (i * 151 + 7) % 251 + 2);
+  /** A complete ClientHello offering only SSL 3.0, which no server here speaks. */
+  const sslv3Hello = Uint8Array.from([
+    0x16,
+    0x03,
+    0x00,
+    0x00,
+    0x2d, // record: handshake, SSL 3.0, 45 bytes
+    0x01,
+    0x00,
+    0x00,
+    0x29,
+    0x03,
+    0x00, // ClientHello, 41 bytes, SSL 3.0
+    ...new Array<number>(32).fill(0x2a), // random
+    0x00, // no session id
+    0x00,
+    0x02,
+    0x00,
+    0x2f, // one cipher suite
+    0x01,
+    0x00, // no compression
+  ]);
+  const cases: [string, Uint8Array | string, { fin?: boolean }][] = [
+    ["a plain-HTTP upgrade request", upgradeRequest(443), {}],
+    ["a plain-HTTP GET", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", {}],
+    ["random bytes", random, {}],
+    ["a ClientHello for SSL 3.0", sslv3Hello, {}],
+    ["a record of an unknown version", Uint8Array.from([0x16, 0x09, 0x09, 0, 4, 1, 2, 3, 4]), {}],
+    ["half a ClientHello, then FIN", sslv3Hello.subarray(0, 20), { fin: true }],
+  ];
+
+  for (const [what, bytes, { fin }] of cases) {
+    test(`${what}: closed at once, not at handshakeTimeout`, async () => {
+      const client = await RawClient.connect(server.port);
+      const startedAt = Date.now();
+      client.write(bytes);
+      if (fin) client.socket.end();
+      await client.waitForEnd(TLS_HANDSHAKE_TIMEOUT / 2);
+      const ms = Date.now() - startedAt;
+      assert.ok(ms < 1_000, `closed after ${ms} ms`);
+      // At most a TLS alert: never anything an HTTP client could take for an answer.
+      assert.ok(!latin1(client.pending).includes("HTTP/"), "answered in plain HTTP");
+    });
+  }
+
+  test("all of them at once, 20 times over: the server keeps serving wss://", async () => {
+    await wssEchoes("before");
+    const clients = await Promise.all(
+      Array.from({ length: 20 * cases.length }, async (_, i) => {
+        const [, bytes, { fin }] = cases[i % cases.length];
+        const client = await RawClient.connect(server.port);
+        client.write(bytes);
+        if (fin) client.socket.end();
+        return client;
+      }),
+    );
+    await Promise.all(clients.map((client) => client.waitForEnd(TLS_HANDSHAKE_TIMEOUT / 2)));
+    await wssEchoes("after");
+    // None of them became a connection (the two echo clients close as their server side sees it).
+    for (let i = 0; i < 100 && server.connectionCount > 0; i++) await sleep(20);
+    assert.equal(server.connectionCount, 0);
+  });
+
+  test("nothing reached the error callback or the console", async () => {
+    await sleep(20);
+    assert.deepEqual(reported, []);
   });
 });

@@ -68,6 +68,8 @@ interface SocketState {
   rejectWrite: ((error: Error) => void) | null;
   paused: boolean;
   ended: boolean;
+  /** Settles `tlsHandshake` (accepted TLS sockets only): true once it succeeded. */
+  settleHandshake: ((success: boolean) => void) | null;
 }
 
 const bun = (): BunGlobal => (globalThis as unknown as { Bun: BunGlobal }).Bun;
@@ -109,6 +111,7 @@ const streamHandlers: Omit<BunSocketHandler, "open"> = {
     const state = socket.data;
     if (state === undefined) return; // closed before it opened (a failed TLS handshake)
     state.ended = true;
+    state.settleHandshake?.(false);
     failWrite(state, error ?? new Error("socket closed"));
     endReadable(state, error);
   },
@@ -139,8 +142,16 @@ export const listenBun: ListenFunction = (options, onAccept) => {
       reusePort,
       socket: {
         open(socket) {
+          // With TLS, `open` comes once TCP is accepted, before the TLS handshake (`handshake`
+          // says when that is over), so the server's handshake timer covers the TLS handshake.
           socket.setNoDelay(true);
-          onAccept(bunTransport(socket, { hostname: options.hostname, port: listener.port }));
+          const local = { hostname: options.hostname, port: listener.port };
+          onAccept(bunTransport(socket, local, options.tls !== undefined));
+        },
+        handshake(socket, success) {
+          // `authorizationError` is about the client's certificate, which a server does not ask
+          // for: only `success` matters. A failed handshake is followed by `close`.
+          socket.data?.settleHandshake?.(success);
         },
         ...streamHandlers,
       },
@@ -242,8 +253,11 @@ function hasCode(error: unknown): boolean {
   return typeof (error as { code?: unknown } | null)?.code === "string";
 }
 
-/** Wraps a Bun socket in a pair of Web Streams. */
-function bunTransport(socket: BunSocket, local: NetAddress): Transport {
+/**
+ * Wraps a Bun socket in a pair of Web Streams; `tls` for a socket accepted by a TLS listener whose
+ * handshake is still to come (it gets a `tlsHandshake`).
+ */
+function bunTransport(socket: BunSocket, local: NetAddress, tls = false): Transport {
   const state: SocketState = {
     readController: null,
     pendingWrite: null,
@@ -251,8 +265,22 @@ function bunTransport(socket: BunSocket, local: NetAddress): Transport {
     rejectWrite: null,
     paused: false,
     ended: false,
+    settleHandshake: null,
   };
   socket.data = state;
+  let tlsHandshake: Promise<void> | undefined;
+  if (tls) {
+    tlsHandshake = new Promise<void>((resolve, reject) => {
+      state.settleHandshake = (success) => {
+        state.settleHandshake = null;
+        if (success) resolve();
+        else reject(new Error("the TLS handshake did not complete"));
+      };
+    });
+    tlsHandshake.catch(() => {
+      // The server only checks whether it resolved; a failure also closes the socket.
+    });
+  }
   const readable = new ReadableStream<Uint8Array>({
     start(controller) {
       state.readController = controller;
@@ -296,6 +324,7 @@ function bunTransport(socket: BunSocket, local: NetAddress): Transport {
       hostname: socket.localAddress ?? local.hostname,
       port: socket.localPort ?? local.port,
     },
+    tlsHandshake,
     closeWrite() {
       // Bun has no safe half-close here: `shutdown(true)` drops bytes that `write` reported as
       // written but Bun still buffers, so this flushes and closes both directions, as `end()`

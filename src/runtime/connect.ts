@@ -17,8 +17,9 @@ import { runtimeDial } from "./detect.ts";
  *   connection failed, worded the same on both runtimes with the runtime's error as `cause`
  *   ("could not connect to ws://127.0.0.1:8080/: the connection was refused ...", "... the TLS
  *   handshake failed: ..."); or `timeout` passed ("timed out connecting to 127.0.0.1:8080" before
- *   TCP connected, "connected to 127.0.0.1:8080, but the server did not complete the WebSocket
- *   handshake within 10000 ms" after);
+ *   TCP connected, "connected to 127.0.0.1:8080, but the TLS handshake did not complete within
+ *   10000 ms" during TLS, "connected to 127.0.0.1:8080, but the server did not complete the
+ *   WebSocket handshake within 10000 ms" after);
  * - the `signal`'s reason when it is aborted first, as `fetch` does: a `DOMException` named
  *   `AbortError` from `controller.abort()`, `TimeoutError` from `AbortSignal.timeout()`;
  * - a `TypeError` or `RangeError` for a bad option, a `SyntaxError` for a URL that is not a

@@ -1,31 +1,38 @@
 /**
- * The Deno adapter: `Deno.listen` / `Deno.listenTls` connections as {@link Transport}s. Deno's
- * sockets already speak Web Streams, so this is little more than address bookkeeping.
+ * The Deno adapter: `Deno.listen` connections as {@link Transport}s, with TLS on top for `wss://`
+ * (node:tls, see tls_accept.ts: a `Deno.listenTls` socket cannot be closed during its handshake).
+ * Deno's sockets already speak Web Streams, so this is little more than address bookkeeping.
  * @module
  */
 
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 import { DialFailure } from "../errors.ts";
 import { dialReason, kindOfCode, listenError, type NetFailureKind } from "./net_errors.ts";
+import { acceptTls, tlsContext } from "./tls_accept.ts";
 
 /**
- * Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is given. `reusePort` needs
- * Linux and Deno's `--unstable-net` flag; without either it throws.
+ * Listens with `Deno.listen`; with a certificate, each accepted socket starts its TLS handshake
+ * (node:tls) and is handed over at once, so the server's handshake timer runs from TCP accept and
+ * can close a socket whose handshake never completes. `reusePort` needs Linux and Deno's
+ * `--unstable-net` flag; without either it throws.
  */
 export const listenDeno: ListenFunction = (options, onAccept) => {
   const reusePort = options.reusePort === true;
   if (reusePort) checkReusePort();
   let listener: Deno.Listener;
+  let accept = denoTransport;
   try {
-    listener = options.tls === undefined
-      ? Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp", reusePort })
-      : Deno.listenTls({
-        hostname: options.hostname,
-        port: options.port,
-        cert: options.tls.cert,
-        key: options.tls.key,
-        reusePort,
-      });
+    // The certificate first: one that cannot be used fails here, before the port is taken.
+    if (options.tls !== undefined) {
+      const context = tlsContext(options.tls);
+      accept = (conn) => acceptTls(denoTransport(conn), context);
+    }
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
+      reusePort,
+    });
   } catch (error) {
     // Deno names neither the address nor, for a name lookup, the kind of failure.
     throw listenError(options.hostname, options.port, denoKind(error), error);
@@ -38,11 +45,11 @@ export const listenDeno: ListenFunction = (options, onAccept) => {
         conn = await listener.accept();
       } catch (error) {
         if (!open || error instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors, a reset during accept, a failed TLS handshake: keep serving.
+        // Out of file descriptors, a reset during accept: keep serving.
         await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
-      onAccept(denoTransport(conn));
+      onAccept(accept(conn));
     }
   })();
   return {

@@ -8,10 +8,14 @@
  * honours only `NODE_EXTRA_CA_CERTS` (it ignores `DENO_CERT`). Without either, both refuse the
  * certificate (Deno: "invalid peer certificate: UnknownIssuer"; Bun: "unable to verify the first
  * certificate").
+ *
+ * And a "server" that accepts TCP on a wss:// port but never answers the ClientHello: `connect()`
+ * fails at its `timeout`, saying that the TLS handshake did not complete.
  */
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import { connect, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
 import { killChildren, scriptCommand, startChild } from "../helpers/processes.ts";
 import { CA_PATH, TLS_CA } from "../helpers/tls.ts";
@@ -185,3 +189,38 @@ for (
     });
   });
 }
+
+describe("our client → a wss:// port that never answers the TLS handshake", () => {
+  const held: net.Socket[] = [];
+  const silent = net.createServer((socket) => {
+    // Reads the ClientHello and says nothing.
+    held.push(socket);
+    socket.on("error", () => {});
+  });
+  before(() => new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve)));
+  after(() => {
+    for (const socket of held) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  test("connect() fails at its timeout: the TLS handshake did not complete", async () => {
+    const port = (silent.address() as net.AddressInfo).port;
+    const startedAt = Date.now();
+    const error = await within(
+      connect(`wss://127.0.0.1:${port}/`, { timeout: 1_000, tls: { caCerts: [TLS_CA] } }).then(
+        () => new Error("connected"),
+        (error) => error,
+      ),
+      5_000,
+      "connect to settle",
+    );
+    const ms = Date.now() - startedAt;
+    assert.ok(error instanceof WebSocketHandshakeError, String(error));
+    assert.equal(
+      error.message,
+      `connected to 127.0.0.1:${port}, but the TLS handshake did not complete within 1000 ms`,
+    );
+    assert.ok(ms >= 900 && ms <= 2_000, `rejected after ${ms} ms`);
+    assert.equal(held.length, 1, "the client reached the server");
+  });
+});

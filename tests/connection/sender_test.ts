@@ -235,7 +235,7 @@ describe("send statuses and drain", () => {
 });
 
 describe("closing", () => {
-  test("the close frame is written at once, with everything queued before it", async () => {
+  test("the close frame is written at once, with everything queued before it", () => {
     const { sink, sender } = setUp();
     sender.sendMessage(Opcode.Text, text("last words"), true, true);
     sender.sendClose(Uint8Array.of(0x03, 0xe8));

@@ -206,6 +206,54 @@ const modes = {
     });
   },
 
+  /**
+   * `count` sockets that each send `payload` (base64; empty for none) as soon as they connect and
+   * then nothing more: a TLS client that never says hello or stops halfway through it, a request
+   * whose body never comes. Reports how long each stayed open and what it was answered: at least
+   * (`minOpenMs`, from the moment it asked to connect, which the server's accept cannot precede)
+   * and at most (`maxOpenMs`, from its `connect` event, which 500 sockets at once can delay).
+   */
+  async stall() {
+    const { count } = config;
+    const payload = Buffer.from(config.payload ?? "", "base64");
+    const results = [];
+    let connected = 0;
+    await new Promise((allConnected) => {
+      for (let i = 0; i < count; i++) {
+        const socket = net.connect({ host: "127.0.0.1", port });
+        const state = {
+          answer: "",
+          closed: false,
+          startedAt: Date.now(),
+          openedAt: 0,
+          closedAt: 0,
+        };
+        results.push(state);
+        socket.on("connect", () => {
+          state.openedAt = Date.now();
+          if (payload.length > 0) socket.write(payload);
+          if (++connected === count) allConnected();
+        });
+        socket.on("data", (chunk) => state.answer += chunk.toString("latin1"));
+        socket.on("error", (error) => state.error = error.code ?? String(error));
+        socket.on("close", () => {
+          state.closed = true;
+          state.closedAt = Date.now();
+        });
+      }
+    });
+    process.stdout.write(`READY ${connected}\n`);
+    while (results.some((r) => !r.closed)) await sleep(50);
+    report({
+      count: results.length,
+      closed: results.filter((r) => r.closed).length,
+      answers: tally(results.map((r) => r.answer.split("\r\n")[0] || "(nothing)")),
+      errors: tally(results.map((r) => r.error ?? "none")),
+      minOpenMs: Math.min(...results.map((r) => r.closedAt - r.startedAt)),
+      maxOpenMs: Math.max(...results.map((r) => r.closedAt - r.openedAt)),
+    });
+  },
+
   /** `connections` clients all open at once, each echoes `messages` numbered text messages. */
   async load() {
     const { connections, messages, concurrency } = config;
