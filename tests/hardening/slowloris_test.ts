@@ -237,7 +237,7 @@ describe("slowloris against TLS and request bodies", () => {
       assert.deepEqual(echoes, { sent: echoes.sent, unanswered: 0, unexpected: 0, open: true });
       assert.ok(echoes.sent >= 20, `the client echoed only ${echoes.sent} times meanwhile`);
       assert.equal(now, before, "the server's open descriptors came back");
-      assert.equal(server.child.stderr, "", "the server reported nothing");
+      assert.equal(server.child.stderr(), "", "the server reported nothing");
       server.child.kill();
     },
   );
@@ -267,7 +267,7 @@ describe("slowloris against TLS and request bodies", () => {
     assert.deepEqual(echoes, { sent: echoes.sent, unanswered: 0, unexpected: 0, open: true });
     assert.ok(echoes.sent >= 10, `the client echoed only ${echoes.sent} times meanwhile`);
     assert.equal(now, before, "the server's open descriptors came back");
-    assert.equal(server.child.stderr, "", "the server reported nothing");
+    assert.equal(server.child.stderr(), "", "the server reported nothing");
     server.child.kill();
   });
 });
