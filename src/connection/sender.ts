@@ -65,7 +65,10 @@ export class Sender {
   readonly #writesInFlight: Uint8Array[] = [];
   #bytesInFlight = 0;
   #lastSentAt = Date.now();
-  /** A message was refused or went over the limit: say so when the buffer empties. */
+  /**
+   * A send took the buffer over the limit: say so when it empties. (A refused one needs no mark
+   * of its own: the buffer can only be over the limit after such a send.)
+   */
   #needsDrain = false;
   #drainWaiters: Array<() => void> = [];
   /** No more frames: the socket is closing (#end) or gone (stop). */
@@ -115,7 +118,7 @@ export class Sender {
    * (an encoded string): compression then reads them later without a copy.
    */
   sendMessage(opcode: number, payload: Uint8Array, owned: boolean, compress: boolean): SendStatus {
-    if (this.bufferedAmount > this.#limit) return this.#refuse();
+    if (this.bufferedAmount > this.#limit) return "dropped";
     if (this.#deflate === null || !this.#deflate.offer(opcode, payload, compress, owned)) {
       this.#queueFrame(opcode, payload, true, false);
     }
@@ -127,7 +130,7 @@ export class Sender {
    * gets no more pongs than the buffer allows.
    */
   sendControl(opcode: number, payload: Uint8Array): SendStatus {
-    if (this.bufferedAmount > this.#limit) return this.#refuse();
+    if (this.bufferedAmount > this.#limit) return "dropped";
     this.#queueFrame(opcode, payload, true, false);
     return this.#statusAfterQueueing();
   }
@@ -137,7 +140,7 @@ export class Sender {
    * and never modified: a small one is copied into the batch, a large one written by reference.
    */
   sendEncoded(frame: Uint8Array): SendStatus {
-    if (this.bufferedAmount > this.#limit) return this.#refuse();
+    if (this.bufferedAmount > this.#limit) return "dropped";
     if (this.#deflate === null || !this.#deflate.holdRaw(frame)) this.#queueEncoded(frame);
     return this.#statusAfterQueueing();
   }
@@ -180,11 +183,6 @@ export class Sender {
     this.#writesInFlight.length = 0;
     this.#bytesInFlight = 0;
     for (const wake of this.#drainWaiters.splice(0)) wake();
-  }
-
-  #refuse(): "dropped" {
-    this.#needsDrain = true;
-    return "dropped";
   }
 
   #statusAfterQueueing(): SendStatus {

@@ -166,13 +166,15 @@ export class Session {
 
   /**
    * How the connection ended (or would, if the socket closed now): this end's failure, else the
-   * peer's close frame (clean if ours was exchanged too), else 1006.
+   * peer's close frame (clean: both close frames were exchanged), else 1006.
    */
   get closeInfo(): CloseInfo {
     const failure = this.#failure;
     if (failure !== null) return { code: failure.code, reason: failure.reason, wasClean: false };
+    // The peer's close frame always gets ours in answer (unless ours went first): both were
+    // exchanged.
     const received = this.#closeReceived;
-    if (received !== null) return { ...received, wasClean: this.#closeSent };
+    if (received !== null) return { ...received, wasClean: true };
     return { code: CloseCode.AbnormalClosure, reason: "", wasClean: false };
   }
 }

@@ -237,4 +237,41 @@ describe("the closing handshake: who closes TCP", () => {
     // Restarted by the answer, it would end at 1.7 × closeTimeout.
     between(closed.at - closeAt, 0.8 * CLOSE_TIMEOUT, 1.4 * CLOSE_TIMEOUT, "closed after close()");
   });
+
+  test(
+    "after its close frame, our server discards the peer's data, as WHATWG's CLOSING state does",
+    {
+      timeout: 20_000,
+    },
+    async () => {
+      const messages: string[] = [];
+      let reported!: (code: number) => void;
+      const closeReported = new Promise<number>((resolve) => reported = resolve);
+      const server = startServer({
+        closeTimeout: LONG_CLOSE_TIMEOUT,
+        websocket: {
+          message(ws, message) {
+            messages.push(String(message));
+            if (message === "close now") ws.close(1000, "bye");
+          },
+          close(_ws, code) {
+            reported(code);
+          },
+        },
+      });
+      servers.push(server);
+      const client = await RawClient.open(server.port);
+      rawClients.push(client);
+      client.write(clientFrame(OP.text, "before"));
+      client.write(clientFrame(OP.text, "close now"));
+      const frame = await client.nextFrame();
+      assert.equal(frame.opcode, OP.close);
+      // Sent before this client read the close frame, as a real peer may.
+      client.write(clientFrame(OP.text, "after the close frame"));
+      client.write(clientFrame(OP.close, closePayload(1000)));
+      await client.waitForEnd(LONG_CLOSE_TIMEOUT);
+      assert.equal(await within(closeReported, 5_000, "the close callback"), 1000);
+      assert.deepEqual(messages, ["before", "close now"]);
+    },
+  );
 });

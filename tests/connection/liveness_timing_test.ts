@@ -30,7 +30,9 @@ class ManualClock implements Clock {
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
   advance(ms: number): void {
     const end = this.time + ms;
-    while (true) {
+    for (let fired = 0;; fired++) {
+      // A timer that keeps rescheduling itself without time passing would spin forever.
+      if (fired > 10_000) throw new Error("timers keep firing without time passing");
       let due: [number, { at: number; callback: () => void }] | undefined;
       for (const entry of this.#timers) {
         if (entry[1].at <= end && (due === undefined || entry[1].at < due[1].at)) due = entry;

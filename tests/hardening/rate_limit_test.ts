@@ -7,7 +7,7 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type RateLimit, serve, type WebSocketServer } from "../../mod.ts";
+import { connect, type RateLimit, serve, type WebSocketServer } from "../../mod.ts";
 import { sleep, waitUntil } from "../helpers/timing.ts";
 
 const FLOOD = 10_000;
@@ -21,7 +21,7 @@ interface Room {
   closes: Array<{ id: string; code: number; reason: string }>;
 }
 
-function startRoom(rateLimit: RateLimit): Room {
+function startRoom(rateLimit: RateLimit, perMessageDeflate = false): Room {
   const acceptedAt: number[] = [];
   const limited = new Map<string, number>();
   const closes: Room["closes"] = [];
@@ -29,6 +29,7 @@ function startRoom(rateLimit: RateLimit): Room {
     hostname: "127.0.0.1",
     port: 0,
     rateLimit,
+    perMessageDeflate,
     upgrade(request) {
       return { data: { id: new URL(request.url).searchParams.get("id") ?? "?" } };
     },
@@ -178,5 +179,31 @@ describe("rate limit", () => {
     assert.ok(delivered >= 20, `the byte burst got through: ${delivered}`);
     assert.ok(delivered * 1_000 <= mostBytes, `${delivered * 1_000} bytes, ${mostBytes} allowed`);
     await waitUntil(() => (seen.get("flooder")?.length ?? 0) === delivered, 10_000, "the observer");
+  });
+
+  test("bytes: a compressed message counts its size after inflating", {
+    timeout: 60_000,
+  }, async () => {
+    const limit = { bytesPerSecond: 50_000, byteBurst: 20_000 };
+    const room = startRoom({ ...limit, exceeded: "drop" }, true);
+    rooms.push(room);
+    // Our client: it compresses what it sends (the runtimes' clients may not).
+    const flooder = await connect(`ws://127.0.0.1:${room.server.port}/?id=flooder`, {
+      perMessageDeflate: { threshold: 0 },
+    });
+    assert.match(flooder.extensions, /permessage-deflate/);
+    const body = "x".repeat(999); // 1,000 bytes inflated, a few on the wire
+    for (let i = 0; i < 2_000; i++) flooder.send(`f${body}`);
+    await waitUntil(
+      () => room.acceptedAt.length + (room.limited.get("flooder") ?? 0) === 2_000,
+      30_000,
+      "every message",
+    );
+    const delivered = room.acceptedAt.length;
+    const mostBytes = allowance(room.acceptedAt, 50_000, 20_000) + 1_000;
+    assert.ok(delivered >= 20, `the byte burst got through: ${delivered}`);
+    assert.ok(delivered * 1_000 <= mostBytes, `${delivered * 1_000} bytes, ${mostBytes} allowed`);
+    flooder.close();
+    await flooder.closed;
   });
 });
