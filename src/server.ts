@@ -451,28 +451,24 @@ export class WebSocketServer<T = undefined> {
     reader: ChunkReader,
     timeOut: () => void,
   ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
-    // On timeout, answer 408 and close: closing the socket also ends the pending read. (Cancelling
-    // the reader instead would close the socket before the 408 could be written.)
-    const timer = setTimeout(
-      timeOut,
+    const received = await withDeadline(
       this.#options.handshakeTimeout ?? HTTP_DEFAULTS.handshakeTimeout,
+      timeOut,
+      () =>
+        readHead(
+          reader,
+          this.#options.maxHeaderBytes ?? HTTP_DEFAULTS.maxHeaderBytes,
+          isPlausibleRequestStart,
+          { status: 400, message: "Not an HTTP request" },
+        ),
     );
-    try {
-      const received = await readHead(
-        reader,
-        this.#options.maxHeaderBytes ?? HTTP_DEFAULTS.maxHeaderBytes,
-        isPlausibleRequestStart,
-        { status: 400, message: "Not an HTTP request" },
-      );
-      if (received === null || "status" in received) return received;
-      const head = parseRequestHead(
-        received.head,
-        this.#options.maxHeaderCount ?? HTTP_DEFAULTS.maxHeaderCount,
-      );
-      return "status" in head ? head : { head, rest: received.rest };
-    } finally {
-      clearTimeout(timer);
-    }
+    if (received === TIMED_OUT) return null;
+    if (received === null || "status" in received) return received;
+    const head = parseRequestHead(
+      received.head,
+      this.#options.maxHeaderCount ?? HTTP_DEFAULTS.maxHeaderCount,
+    );
+    return "status" in head ? head : { head, rest: received.rest };
   }
 
   /** A plain HTTP request: the `fetch` handler answers it, or 426 when there is none. */
@@ -492,19 +488,13 @@ export class WebSocketServer<T = undefined> {
         headers: { upgrade: "websocket", "sec-websocket-version": "13" },
       }));
     }
-    // The body has its own deadline, from the end of the head: 408 and close when it passes.
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      timeOut();
-    }, this.#options.bodyTimeout ?? HTTP_DEFAULTS.bodyTimeout);
-    let body: Uint8Array | HttpError | null;
-    try {
-      body = await this.#readBody(head, rest, reader);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (timedOut) return; // answered already; the read ended when the socket closed
+    // The body has its own deadline, from the end of the head.
+    const body = await withDeadline(
+      this.#options.bodyTimeout ?? HTTP_DEFAULTS.bodyTimeout,
+      timeOut,
+      () => this.#readBody(head, rest, reader),
+    );
+    if (body === TIMED_OUT) return; // answered already; the read ended when the socket closed
     if (body !== null && "status" in body) return respond(errorResponse(body));
     const request = this.#toRequest(head, body);
     if ("status" in request) return respond(errorResponse(request));
@@ -580,4 +570,31 @@ function isPlausibleHost(host: string): boolean {
     if (!ok) return false;
   }
   return true;
+}
+
+/** What {@link withDeadline} gives when the deadline passed first. */
+const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/**
+ * Runs `work` (a read of the request) with a deadline: when `ms` pass first, `timeOut` answers 408
+ * or drops the socket, which also ends the read `work` waits on, and the result is
+ * {@link TIMED_OUT} whatever the read returned. (Cancelling the reader instead would close the
+ * socket before a 408 could be written.)
+ */
+async function withDeadline<T>(
+  ms: number,
+  timeOut: () => void,
+  work: () => Promise<T>,
+): Promise<T | typeof TIMED_OUT> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    timeOut();
+  }, ms);
+  try {
+    const result = await work();
+    return timedOut ? TIMED_OUT : result;
+  } finally {
+    clearTimeout(timer);
+  }
 }
