@@ -11,6 +11,7 @@
  */
 
 import { Opcode } from "./protocol/opcodes.ts";
+import { strictUtf8 } from "./protocol/utf8.ts";
 
 /**
  * Carries topic messages between instances. Give one to `serve({ backplane })`; the server then
@@ -70,8 +71,6 @@ export function writeEnvelopeHeader(target: Uint8Array, origin: Uint8Array): voi
   target.set(origin, 2);
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
 /**
  * The frame inside an envelope from the backplane, or `"own"` when `self` published it, or
  * `"invalid"` when it is not a well-formed envelope holding one whole, unmasked text or binary
@@ -115,7 +114,7 @@ export function openEnvelope(
   if (headerLength + payloadLength !== frame.length) return "invalid";
   if (first === (0x80 | Opcode.Text)) {
     try {
-      utf8.decode(frame.subarray(headerLength));
+      strictUtf8.decode(frame.subarray(headerLength));
     } catch {
       return "invalid";
     }

@@ -4,7 +4,7 @@
  * For a byte stream (Deno's sockets) reads go into a buffer of our own through a BYOB reader,
  * and the same buffer is used again for the next read, so a busy connection allocates nothing
  * per read (Deno's default reader allocates 64 KiB for every read) and an idle one holds a small
- * buffer instead of 64 KiB. The buffer follows the traffic: twice the last read, between 2 and
+ * buffer instead of 64 KiB. The buffer follows the traffic: twice the last read, between 1 and
  * 64 KiB. Other streams (Bun's, built by our adapter) are read with their default reader.
  *
  * A chunk is valid until the next `read()`: whoever keeps bytes must copy them, as the frame
@@ -25,7 +25,11 @@ export interface ChunkReader {
   cancel(reason?: unknown): Promise<void>;
 }
 
-const MIN_BUFFER = 2 * 1024;
+/**
+ * An idle connection holds one buffer of this size in its pending read, so it is kept small; a
+ * busy connection's buffer grows with its reads at once.
+ */
+const MIN_BUFFER = 1024;
 const MAX_BUFFER = 64 * 1024;
 
 /** A reader for `readable`: BYOB with a reused buffer when the stream supports it. */

@@ -12,6 +12,7 @@ import * as zlib from "node:zlib";
 import { concatBytes } from "../protocol/bytes.ts";
 import { type CloseDecision, closeFor } from "../protocol/close_causes.ts";
 import { Opcode } from "../protocol/opcodes.ts";
+import { STRICT_UTF8 } from "../protocol/utf8.ts";
 import type { ReceiverHandler } from "../protocol/receiver.ts";
 import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 import { SerialQueue } from "./serial_queue.ts";
@@ -56,7 +57,8 @@ export class InboundDeflate {
   readonly #handler: ReceiverHandler;
   readonly #maxPayload: number;
   readonly #resetEachMessage: boolean;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  /** For inflated text, which comes out in pieces; created with the first text message. */
+  #decoder: TextDecoder | null = null;
   #inflater: zlib.InflateRaw | null = null;
   readonly #queue = new SerialQueue<InboundTask>((task) => this.#runTask(task));
   #stopped = false;
@@ -183,7 +185,7 @@ export class InboundDeflate {
     let message: string | Uint8Array;
     if (this.#opcode === Opcode.Text) {
       try {
-        const tail = this.#decoder.decode();
+        const tail = this.#decoder?.decode() ?? "";
         if (tail.length > 0) this.#text.push(tail);
       } catch {
         this.stop();
@@ -220,6 +222,7 @@ export class InboundDeflate {
     }
     if (this.#opcode === Opcode.Text) {
       try {
+        this.#decoder ??= new TextDecoder("utf-8", STRICT_UTF8);
         const text = this.#decoder.decode(chunk, { stream: true });
         if (text.length > 0) this.#text.push(text);
       } catch {

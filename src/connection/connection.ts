@@ -21,11 +21,11 @@ import type { NetAddress, Transport } from "../transport.ts";
 import type { ChunkReader } from "./chunk_reader.ts";
 import type { ConnectionOptions } from "./connection_options.ts";
 import { Inbound } from "./inbound.ts";
-import { Liveness } from "./liveness.ts";
+import { Liveness, type LivenessEvents } from "./liveness.ts";
 import { type RateLimit, RateLimiter } from "./rate_limit.ts";
 import { type SendData, toBytes } from "./message_frame.ts";
 import { type Message, MessageQueue } from "./message_queue.ts";
-import { Sender, type SendStatus } from "./sender.ts";
+import { Sender, type SenderEvents, type SendStatus } from "./sender.ts";
 import { SEND_ENCODED_FRAME, type TopicRegistry } from "./topics.ts";
 import type { ReadyState, SendOptions, ServerWebSocket, WebSocketHandler } from "./websocket.ts";
 
@@ -128,32 +128,20 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     this.#topics = init.topics;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#session = new Session(init.role);
+    const hooks = new Connection.#Hooks(this);
     this.#inbound = new Inbound({
       expectMasked: init.role === "server",
       maxPayload: options.maxPayload,
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
       deflate: init.deflate,
-    }, this.#receiverHandler());
+    }, hooks);
     this.#sender = new Sender(this.#writer, {
       mask: init.role === "client",
       backpressureLimit: options.backpressureLimit,
       deflate: init.deflate,
-    }, {
-      onDrain: () => {
-        if (this.#session.isOpen) this.#call(this.#handler.drain);
-      },
-      onWriteFailed: () => this.#onSocketClosed(),
-    });
-    this.#liveness = new Liveness(options, {
-      ping: () => this.ping(),
-      idle: () => {
-        const { code, reason } = closeFor("idle-timeout");
-        this.close(code, reason);
-      },
-      // The peer is not reading: a close frame would only wait behind unsent bytes.
-      dead: () => this.#perform(this.#session.abandon(closeFor("heartbeat-timeout"))),
-    });
+    }, hooks);
+    this.#liveness = new Liveness(options, hooks);
     if (init.rateLimit !== null) {
       this.#rateLimiter = new RateLimiter(init.rateLimit, Date.now());
       this.#rateLimitCloses = init.rateLimit.exceeded === "close";
@@ -449,20 +437,70 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     this.#onSocketClosed();
   }
 
-  #receiverHandler(): ReceiverHandler {
-    return {
-      onMessage: (message, size) => this.#onMessage(message, size),
-      onPing: (payload) => {
-        // Answered while our close frame has not gone out (nothing may follow it), within the
-        // send limit.
-        if (!this.#session.closeSent) this.#sender.sendControl(Opcode.Pong, payload);
-        this.#call(this.#handler.ping, payload);
-      },
-      onPong: (payload) => this.#call(this.#handler.pong, payload),
-      onClose: (code, reason) => this.#perform(this.#session.receiveClose(code, reason)),
-      onProtocolError: (decision) => this.#fail(decision),
-    };
-  }
+  /**
+   * What the parts report (the receiver's events, the sender's, the timers'), as one object per
+   * connection whose methods live on the prototype: an idle connection then holds one small
+   * object rather than ten closures. Declared inside the class so that it may call the
+   * connection's private methods.
+   */
+  static #Hooks = class Hooks implements ReceiverHandler, SenderEvents, LivenessEvents {
+    // deno-lint-ignore no-explicit-any
+    readonly connection: Connection<any>;
+
+    // deno-lint-ignore no-explicit-any
+    constructor(connection: Connection<any>) {
+      this.connection = connection;
+    }
+
+    onMessage(message: Message, size: number): void {
+      this.connection.#onMessage(message, size);
+    }
+
+    onPing(payload: Uint8Array): void {
+      const connection = this.connection;
+      // Answered while our close frame has not gone out (nothing may follow it), within the
+      // send limit.
+      if (!connection.#session.closeSent) connection.#sender.sendControl(Opcode.Pong, payload);
+      connection.#call(connection.#handler.ping, payload);
+    }
+
+    onPong(payload: Uint8Array): void {
+      this.connection.#call(this.connection.#handler.pong, payload);
+    }
+
+    onClose(code: number, reason: string): void {
+      const connection = this.connection;
+      connection.#perform(connection.#session.receiveClose(code, reason));
+    }
+
+    onProtocolError(decision: CloseDecision): void {
+      this.connection.#fail(decision);
+    }
+
+    onDrain(): void {
+      const connection = this.connection;
+      if (connection.#session.isOpen) connection.#call(connection.#handler.drain);
+    }
+
+    onWriteFailed(): void {
+      this.connection.#onSocketClosed();
+    }
+
+    ping(): void {
+      this.connection.ping();
+    }
+
+    idle(): void {
+      const { code, reason } = closeFor("idle-timeout");
+      this.connection.close(code, reason);
+    }
+
+    dead(): void {
+      // The peer is not reading: a close frame would only wait behind unsent bytes.
+      const connection = this.connection;
+      connection.#perform(connection.#session.abandon(closeFor("heartbeat-timeout")));
+    }
+  };
 
   #onMessage(message: Message, size: number): void {
     if (!this.#session.isOpen) return; // data after our close frame is discarded

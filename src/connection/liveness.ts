@@ -45,7 +45,8 @@ export class Liveness {
   #awaitingHeartbeat = false;
   #stopped = false;
   readonly #idleCheckBound = () => this.#idleCheck();
-  readonly #heartbeatBound = () => this.#heartbeat();
+  /** Created when a heartbeat is configured. */
+  #heartbeatBound: (() => void) | null = null;
 
   /** Timers per `options`, reporting to `events`, on `clock`. Nothing runs until {@link start}. */
   constructor(options: LivenessOptions, events: LivenessEvents, clock: Clock = systemClock) {
@@ -69,6 +70,7 @@ export class Liveness {
       this.#idleTimer = this.#clock.setTimer(this.#idleCheckBound, first);
     }
     if (heartbeatInterval > 0) {
+      this.#heartbeatBound = () => this.#heartbeat();
       this.#heartbeatTimer = this.#clock.setTimer(this.#heartbeatBound, heartbeatInterval);
     }
   }
@@ -118,7 +120,7 @@ export class Liveness {
     this.#awaitingHeartbeat = true;
     this.#events.ping();
     this.#heartbeatTimer = this.#clock.setTimer(
-      this.#heartbeatBound,
+      this.#heartbeatBound!,
       this.#options.heartbeatInterval,
     );
   }

@@ -74,9 +74,10 @@ export class Sender {
   /** No more frames: the socket is closing (#end) or gone (stop). */
   #ended = false;
 
-  readonly #flushBound = () => this.#flushAtEndOfTurn();
-  readonly #onWrittenBound = () => this.#onWritten();
-  readonly #onWriteFailedBound = () => this.#events.onWriteFailed();
+  // Created with the first write: an idle connection sends nothing and needs none of them.
+  #flushBound: (() => void) | null = null;
+  #onWrittenBound: (() => void) | null = null;
+  #onWriteFailedBound: (() => void) | null = null;
 
   /** A sender writing to `writer`. */
   constructor(
@@ -251,7 +252,7 @@ export class Sender {
     this.#batch = batch;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushBound);
+      queueMicrotask(this.#flushBound ??= () => this.#flushAtEndOfTurn());
     }
     return batch;
   }
@@ -290,7 +291,10 @@ export class Sender {
     this.#lastSentAt = Date.now();
     this.#writesInFlight.push(bytes);
     this.#bytesInFlight += bytes.length;
-    this.#writer.write(bytes).then(this.#onWrittenBound, this.#onWriteFailedBound);
+    this.#writer.write(bytes).then(
+      this.#onWrittenBound ??= () => this.#onWritten(),
+      this.#onWriteFailedBound ??= () => this.#events.onWriteFailed(),
+    );
   }
 
   #onWritten(): void {

@@ -6,13 +6,12 @@
 
 import { type CloseDecision, closeFor } from "./close_causes.ts";
 import { CloseCode, isValidCloseCode } from "./close_codes.ts";
+import { strictUtf8 } from "./utf8.ts";
 
 /** A control frame payload is at most 125 bytes; the code takes 2 of them. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
 const encoder = new TextEncoder();
-// ignoreBOM: a leading U+FEFF is part of the text and must be kept, not stripped.
-const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** What a received close payload says, or why it breaks the protocol. */
 export type ParsedClose =
@@ -34,7 +33,7 @@ export function parseClosePayload(payload: Uint8Array): ParsedClose {
     return { ok: false, failure: closeFor("invalid-close-code", code) };
   }
   try {
-    return { ok: true, code, reason: strictDecoder.decode(payload.subarray(2)) };
+    return { ok: true, code, reason: strictUtf8.decode(payload.subarray(2)) };
   } catch {
     return { ok: false, failure: closeFor("invalid-close-reason") };
   }

@@ -38,6 +38,8 @@ const PAYLOAD = 1;
 const STOPPED = 2;
 /** The longest header: 2 bytes, 8 for a 64-bit length, 4 for the mask. */
 const MAX_HEADER = 14;
+/** Stands for "no masking key yet"; never written to. */
+const NO_MASK = new Uint8Array(4);
 /** Frames that span chunks grow their buffer from here, so a length in a header is no allocation. */
 const INITIAL_PARTIAL_CAPACITY = 64 * 1024;
 /**
@@ -51,12 +53,13 @@ const ZERO_COPY_MIN = 4 * 1024;
 export class FrameParser {
   readonly #sink: FrameSink;
   #state = HEADER;
-  /** Header bytes saved when a header is split across chunks. */
-  readonly #headerScratch = new Uint8Array(MAX_HEADER);
+  /** Header bytes saved when a header is split across chunks; created the first time one is. */
+  #headerScratch: Uint8Array | null = null;
   #headerFill = 0;
   // The frame being read.
   #masked = false;
-  readonly #mask = new Uint8Array(4);
+  /** The frame's masking key; created with the first masked frame (idle connections have none). */
+  #mask: Uint8Array = NO_MASK;
   #length = 0;
   #received = 0;
   #payload: Uint8Array = EMPTY_BYTES;
@@ -91,7 +94,7 @@ export class FrameParser {
           const used = this.#readHeader(chunk, pos, end);
           if (used < 0) return;
           if (used === 0) {
-            this.#headerScratch.set(chunk.subarray(pos, end));
+            (this.#headerScratch ??= new Uint8Array(MAX_HEADER)).set(chunk.subarray(pos, end));
             this.#headerFill = end - pos;
             return;
           }
@@ -99,8 +102,9 @@ export class FrameParser {
         } else {
           // Complete a header that began in an earlier chunk, copying no more than it needs.
           const take = Math.min(MAX_HEADER - this.#headerFill, end - pos);
-          this.#headerScratch.set(chunk.subarray(pos, pos + take), this.#headerFill);
-          const used = this.#readHeader(this.#headerScratch, 0, this.#headerFill + take);
+          const scratch = this.#headerScratch!;
+          scratch.set(chunk.subarray(pos, pos + take), this.#headerFill);
+          const used = this.#readHeader(scratch, 0, this.#headerFill + take);
           if (used < 0) return;
           if (used === 0) {
             this.#headerFill += take;
@@ -195,10 +199,12 @@ export class FrameParser {
       at += 8;
     }
     if (masked) {
-      this.#mask[0] = bytes[at];
-      this.#mask[1] = bytes[at + 1];
-      this.#mask[2] = bytes[at + 2];
-      this.#mask[3] = bytes[at + 3];
+      if (this.#mask === NO_MASK) this.#mask = new Uint8Array(4);
+      const mask = this.#mask;
+      mask[0] = bytes[at];
+      mask[1] = bytes[at + 1];
+      mask[2] = bytes[at + 2];
+      mask[3] = bytes[at + 3];
     }
     this.#masked = masked;
     this.#length = length;

@@ -11,6 +11,7 @@ import { type CloseCause, type CloseDecision, closeFor } from "./close_causes.ts
 import { parseClosePayload } from "./close_frame.ts";
 import { FrameParser, type FrameSink } from "./frame_parser.ts";
 import { isControlOpcode, isKnownOpcode, Opcode } from "./opcodes.ts";
+import { STRICT_UTF8, strictUtf8 } from "./utf8.ts";
 
 /** What the receiver reports. The connection layer implements it. */
 export interface ReceiverHandler {
@@ -66,7 +67,7 @@ export class Receiver implements FrameSink {
    * Validates and decodes text as it arrives; the streaming mode fails on the first bad byte.
    * ignoreBOM: a leading U+FEFF is part of the message and must be delivered, not stripped.
    */
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #streamDecoder: TextDecoder | null = null;
 
   // The frame being read.
   #frameOpcode = 0;
@@ -81,8 +82,8 @@ export class Receiver implements FrameSink {
   #messageOpcode = 0;
   #messageLength = 0;
   #fragments = 0;
-  #binaryParts: Uint8Array[] = [];
-  #textParts: string[] = [];
+  #binaryParts: Uint8Array[] | null = null;
+  #textParts: string[] | null = null;
 
   /** Creates a receiver reporting to `handler`. */
   constructor(handler: ReceiverHandler, options: ReceiverOptions) {
@@ -112,8 +113,8 @@ export class Receiver implements FrameSink {
   /** Stops reading and drops any partial message. */
   stop(): void {
     this.#parser.stop();
-    this.#binaryParts = [];
-    this.#textParts = [];
+    this.#binaryParts = null;
+    this.#textParts = null;
   }
 
   /** @internal Part of {@link FrameSink}. */
@@ -199,7 +200,7 @@ export class Receiver implements FrameSink {
       }
       let text: string;
       try {
-        text = this.#decoder.decode(payload);
+        text = strictUtf8.decode(payload);
       } catch {
         return this.#fail("invalid-utf8");
       }
@@ -216,19 +217,19 @@ export class Receiver implements FrameSink {
       const rest = this.#frameDecoded === 0 ? payload : payload.subarray(this.#frameDecoded);
       if (!this.#decodeText(rest, !this.#frameFin)) return false;
     } else if (payload.length > 0) {
-      this.#binaryParts.push(payload);
+      (this.#binaryParts ??= []).push(payload);
     }
     if (!this.#frameFin) return true;
 
     const message = this.#messageOpcode === Opcode.Text
-      ? this.#textParts.join("")
-      : concatBytes(this.#binaryParts, this.#messageLength);
+      ? (this.#textParts?.join("") ?? "")
+      : concatBytes(this.#binaryParts ?? [], this.#messageLength);
     const size = this.#messageLength;
     this.#messageOpcode = 0;
     this.#messageLength = 0;
     this.#fragments = 0;
-    this.#binaryParts = [];
-    this.#textParts = [];
+    this.#binaryParts = null;
+    this.#textParts = null;
     this.#handler.onMessage(message, size);
     return !this.#parser.stopped;
   }
@@ -280,8 +281,11 @@ export class Receiver implements FrameSink {
   /** Runs text through the streaming decoder; `more` is false for the message's last bytes. */
   #decodeText(bytes: Uint8Array, more: boolean): boolean {
     try {
-      const text = this.#decoder.decode(bytes, { stream: more });
-      if (text.length > 0) this.#textParts.push(text);
+      // Created on the first fragmented or partly received text message: an idle connection,
+      // or one that only gets whole messages, never needs one.
+      this.#streamDecoder ??= new TextDecoder("utf-8", STRICT_UTF8);
+      const text = this.#streamDecoder.decode(bytes, { stream: more });
+      if (text.length > 0) (this.#textParts ??= []).push(text);
       return true;
     } catch {
       return this.#fail("invalid-utf8");
