@@ -26,6 +26,7 @@ import { concatBytes, ignore } from "./protocol/bytes.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
 import { type ChunkReader, openChunkReader } from "./connection/chunk_reader.ts";
 import { checkConnectOptions } from "./options.ts";
+import { dropSocket } from "./connection/drop_socket.ts";
 
 /**
  * Options for {@link connect}. Limits and timers are the same as a server connection's. They are
@@ -94,10 +95,7 @@ export async function connectWith<T = undefined>(
   let reader: ChunkReader | null = null;
   let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   let failure: unknown = null;
-  const drop = () => {
-    writer?.abort().catch(ignore);
-    reader?.cancel().catch(ignore);
-  };
+  const drop = () => dropSocket(writer, reader);
   // A timeout or an abort rejects `failed`, which the dial races against; once the socket
   // exists, dropping it ends whatever read is pending.
   let rejectFailed!: (reason: unknown) => void;
@@ -248,8 +246,7 @@ function parseWebSocketUrl(input: string | URL): URL {
 }
 
 function dropTransport(transport: Transport): void {
-  transport.writable.abort().catch(ignore);
-  transport.readable.cancel().catch(ignore);
+  dropSocket(transport.writable, transport.readable);
 }
 
 /**

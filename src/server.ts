@@ -45,6 +45,7 @@ import {
 } from "./handshake/permessage_deflate.ts";
 import { type ChunkReader, openChunkReader } from "./connection/chunk_reader.ts";
 import { checkServeOptions } from "./options.ts";
+import { dropSocket } from "./connection/drop_socket.ts";
 
 /** What the `upgrade` hook learns besides the request. */
 export interface UpgradeInfo {
@@ -330,10 +331,7 @@ export class WebSocketServer<T = undefined> {
   async #accept(transport: Transport): Promise<void> {
     const reader = openChunkReader(transport.readable);
     const writer = transport.writable.getWriter();
-    const drop = () => {
-      writer.abort().catch(ignore);
-      reader.cancel().catch(ignore);
-    };
+    const drop = () => dropSocket(writer, reader);
     if (this.#shutdown !== null) return drop();
     this.#handshaking.add(drop);
     try {
@@ -418,10 +416,13 @@ export class WebSocketServer<T = undefined> {
       head.headers.get("sec-websocket-extensions"),
       this.#deflateOptions,
     );
-    const responseHeaders = new Headers(decision?.headers);
-    if (deflate === null) responseHeaders.delete("sec-websocket-extensions");
-    else responseHeaders.set("sec-websocket-extensions", deflate.response);
-    const response = await acceptResponse(upgrade.key, protocol ?? "", responseHeaders);
+    const extraHeaders = decision?.headers === undefined ? null : new Headers(decision.headers);
+    const response = await acceptResponse(
+      upgrade.key,
+      protocol ?? "",
+      deflate?.response ?? "",
+      extraHeaders,
+    );
     writer.write(response).catch(ignore);
     const ws = new Connection<T>({
       transport,

@@ -163,29 +163,44 @@ function parseHeaderFields(lines: string[], maxHeaders: number): Headers | HttpE
   return headers;
 }
 
-/** Splits a head into its lines, without the final blank line. Null when CR and LF are misused. */
+/**
+ * Splits a head into its lines, without the final blank line. Null when CR and LF are misused.
+ * The bytes are checked in one pass and decoded in one call, then split as a string.
+ */
 function splitLines(bytes: Uint8Array): string[] | null {
-  const lines: string[] = [];
-  let start = 0;
   const end = bytes.length - 2; // the final CRLF of the blank line
   for (let i = 0; i < end; i++) {
     const c = bytes[i];
     if (c === LF) return null; // bare LF
     if (c === CR) {
       if (bytes[i + 1] !== LF) return null; // bare CR
-      lines.push(latin1(bytes, start, i));
-      start = i + 2;
       i++;
     }
   }
-  return lines.length === 0 ? null : lines;
+  if (end <= 0) return null;
+  const lines = latin1(bytes, 0, end).split("\r\n");
+  lines.pop(); // the empty string after the last line's CRLF
+  return lines;
 }
+
+/** Decodes ASCII natively; for ASCII bytes UTF-8 and Latin-1 agree. */
+const asciiDecoder = new TextDecoder();
 
 /** Bytes to a string, one char per byte (header values may carry obs-text 0x80–0xFF). */
 export function latin1(bytes: Uint8Array, start: number, end: number): string {
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if (bytes[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return asciiDecoder.decode(bytes.subarray(start, end));
+  // (TextDecoder's "latin1" is windows-1252, which maps 0x80–0x9F elsewhere: not an option.)
   let out = "";
   for (let i = start; i < end; i += 4096) {
-    out += String.fromCharCode(...bytes.subarray(i, Math.min(end, i + 4096)));
+    const slice = bytes.subarray(i, Math.min(end, i + 4096));
+    out += String.fromCharCode.apply(null, slice as unknown as number[]);
   }
   return out;
 }

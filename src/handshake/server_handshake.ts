@@ -6,7 +6,8 @@
 
 import { computeAcceptKey, isValidClientKey } from "./accept_key.ts";
 import { type HttpError, isToken, listHasToken, parseList, type RequestHead } from "./http_head.ts";
-import { serializeResponse } from "./http_response.ts";
+
+const encoder = new TextEncoder();
 
 /** A refusal with the headers it must carry (426 names the version we speak). */
 export interface HandshakeError extends HttpError {
@@ -73,17 +74,36 @@ export function selectSubprotocol(
   return null;
 }
 
-/** The `101 Switching Protocols` response, with the chosen protocol and any extra headers. */
+/** The fields of a 101 that are the handshake's to set: an application's copies are left out. */
+const HANDSHAKE_FIELDS = new Set([
+  "upgrade",
+  "connection",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+]);
+
+/**
+ * The `101 Switching Protocols` response, with the chosen protocol and extensions ("" for none)
+ * and the application's extra headers, if any (its own handshake fields are ignored). Written as
+ * one string: every handshake sends one, and a `Headers` to build it would cost more than the
+ * rest of the response.
+ */
 export async function acceptResponse(
   key: string,
   protocol: string,
-  extraHeaders: Headers,
+  extensions: string,
+  extraHeaders: Headers | null,
 ): Promise<Uint8Array> {
-  const headers = new Headers(extraHeaders);
-  headers.set("upgrade", "websocket");
-  headers.set("connection", "Upgrade");
-  headers.set("sec-websocket-accept", await computeAcceptKey(key));
-  if (protocol !== "") headers.set("sec-websocket-protocol", protocol);
-  else headers.delete("sec-websocket-protocol");
-  return serializeResponse(101, headers, null);
+  let head = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
+    `sec-websocket-accept: ${await computeAcceptKey(key)}\r\n`;
+  if (protocol !== "") head += `sec-websocket-protocol: ${protocol}\r\n`;
+  if (extensions !== "") head += `sec-websocket-extensions: ${extensions}\r\n`;
+  if (extraHeaders !== null) {
+    // Headers iterates set-cookie entries one by one and joins other repeats, as HTTP allows.
+    for (const [name, value] of extraHeaders) {
+      if (!HANDSHAKE_FIELDS.has(name)) head += `${name}: ${value}\r\n`;
+    }
+  }
+  return encoder.encode(head + "\r\n");
 }

@@ -184,7 +184,7 @@ describe("selectSubprotocol", () => {
 
 describe("acceptResponse", () => {
   test("a 101 with the accept key and no protocol", async () => {
-    const { statusLine, headers } = decodeHead(await acceptResponse(KEY, "", new Headers()));
+    const { statusLine, headers } = decodeHead(await acceptResponse(KEY, "", "", null));
     assert.equal(statusLine, "HTTP/1.1 101 Switching Protocols");
     assert.equal(headers.get("upgrade"), "websocket");
     assert.equal(headers.get("connection")?.toLowerCase(), "upgrade");
@@ -199,8 +199,9 @@ describe("acceptResponse", () => {
       ["x-extra", "yes"],
       ["sec-websocket-accept", "forged"],
       ["sec-websocket-protocol", "forged"],
+      ["sec-websocket-extensions", "forged"],
     ]);
-    const bytes = await acceptResponse(KEY, "chat", extra);
+    const bytes = await acceptResponse(KEY, "chat", "permessage-deflate", extra);
     const text = new TextDecoder().decode(bytes);
     assert.ok(text.endsWith("\r\n\r\n"));
     assert.ok(text.includes("set-cookie: a=1\r\n") && text.includes("set-cookie: b=2\r\n"));
@@ -211,10 +212,12 @@ describe("acceptResponse", () => {
       );
     assert.deepEqual(value("sec-websocket-accept"), [ACCEPT]);
     assert.deepEqual(value("sec-websocket-protocol"), ["chat"]);
+    assert.deepEqual(value("sec-websocket-extensions"), ["permessage-deflate"]);
     assert.deepEqual(value("x-extra"), ["yes"]);
 
-    const none = new TextDecoder().decode(await acceptResponse(KEY, "", extra));
+    const none = new TextDecoder().decode(await acceptResponse(KEY, "", "", extra));
     assert.ok(!none.toLowerCase().includes("sec-websocket-protocol"));
+    assert.ok(!none.toLowerCase().includes("sec-websocket-extensions"));
   });
 });
 
