@@ -62,6 +62,10 @@ export type LatSample = {
   lat: Latency | null;
   server_cpu: number;
   loadgen_cpu: number;
+  /** CPUs used by other processes during the measurement (null: not measured). */
+  other_cpu: number | null;
+  /** Other work used more than 0.15 CPUs (CONTENDED_CPUS): left out when clean samples exist. */
+  contended: boolean;
   problem?: string;
   raw: Json;
 };

@@ -53,7 +53,8 @@
 //              sequence number, as with broadcast --rate; every echo of a message sent during the
 //              measured seconds adds (arrival - send time) to `lat`: {n, mean_us, p50_us, p90_us,
 //              p99_us, p999_us, max_us}, exact percentiles. After the measured seconds it waits
-//              for the echoes still due (`missing` if they never come).
+//              for the echoes still due (`missing` if they never come). Also reports
+//              machine_busy_cpus and machine_softirq_cpus as broadcast --machine-cpu does.
 //
 // Compression (RFC 7692) for echo and hold:
 //   --extensions STR   send `Sec-WebSocket-Extensions: STR` in the upgrade request; a 101 without
@@ -1359,6 +1360,8 @@ static int run_chat(void) {
   while (now_s() < warm_end) poll_once(20);
   uint64_t sent0 = triggers_sent, got0 = total_msgs;
   double c0 = self_cpu_s(), s0 = proc_cpu_s(opt_server_pid), ts = now_s();
+  double mb0 = 0, ms0 = 0, mb1 = 0, ms1 = 0;
+  int have_machine = machine_cpu_s(&mb0, &ms0);
   lat_from_ns = now_ns();
   lat_to_ns = UINT64_MAX;
   double end = ts + opt_duration;
@@ -1367,6 +1370,7 @@ static int run_chat(void) {
   double te = now_s();
   uint64_t sent1 = triggers_sent, got1 = total_msgs;
   double c1 = self_cpu_s(), s1 = proc_cpu_s(opt_server_pid);
+  have_machine = have_machine && machine_cpu_s(&mb1, &ms1);
   // Stop sending; wait for the echoes still due, until none arrives for 1 s.
   struct itimerspec stop = {0};
   timerfd_settime(tick_fd, 0, &stop, NULL);
@@ -1385,7 +1389,8 @@ static int run_chat(void) {
          "\"seconds\":%.4f,\"sent\":%llu,\"sent_per_sec\":%.1f,\"echoes\":%llu,"
          "\"echoes_per_sec\":%.1f,\"missing\":%llu,\"dead_turns\":%llu,\"conns_alive\":%d,"
          "\"loadgen_cpu\":%.3f,\"server_cpu\":%.3f,\"errors\":%llu,\"bad_len\":%llu,"
-         "\"bad_stamp\":%llu,\"lat_dropped\":%llu,\"closes\":%llu,\"connect_seconds\":%.3f",
+         "\"bad_stamp\":%llu,\"lat_dropped\":%llu,\"closes\":%llu,\"connect_seconds\":%.3f,"
+         "\"machine_busy_cpus\":%.3f,\"machine_softirq_cpus\":%.3f",
          nconns, opt_rate, opt_size, opt_text ? "true" : "false", secs,
          (unsigned long long)(sent1 - sent0), (double)(sent1 - sent0) / secs,
          (unsigned long long)(got1 - got0), (double)(got1 - got0) / secs,
@@ -1393,7 +1398,8 @@ static int run_chat(void) {
          (unsigned long long)chat_dead_turns, count_state(ST_OPEN), (c1 - c0) / secs,
          (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, (unsigned long long)errors,
          (unsigned long long)bad_len, (unsigned long long)bad_stamp,
-         (unsigned long long)lat_dropped, (unsigned long long)closes_seen, t_open - t0);
+         (unsigned long long)lat_dropped, (unsigned long long)closes_seen, t_open - t0,
+         have_machine ? (mb1 - mb0) / secs : -1.0, have_machine ? (ms1 - ms0) / secs : -1.0);
   print_latency("lat", lat[0], lat_n[0]);
   printf("}\n");
   return 0;

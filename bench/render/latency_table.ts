@@ -8,7 +8,7 @@
 import { fmtNum } from "../lib/format.ts";
 import type { Latency, LatSample } from "../lib/results.ts";
 import { serverLabel } from "../lib/servers.ts";
-import { median } from "../lib/stats.ts";
+import { median, preferClean } from "../lib/stats.ts";
 import { head, numberHead, row } from "./markdown.ts";
 
 /** The percentiles shown, by their key in {@link Latency}, with their column titles. */
@@ -26,27 +26,40 @@ export const LATENCY_TARGETS: { subject: string; anchor: string }[] = [
   { subject: "edgews-bun", anchor: "bun-native" },
 ];
 
+/** `server`'s valid samples, without the contended ones if there are others. */
+function validSamples(samples: LatSample[], server: string): LatSample[] {
+  return preferClean(
+    samples.filter((s) => s.server === server && s.lat).map((s) => ({
+      ...s,
+      contended: s.contended ?? false,
+    })),
+  );
+}
+
 /** The median over `server`'s valid rounds of percentile `key`, in µs. */
 export function latencyMedian(
   samples: LatSample[],
   server: string,
   key: keyof Latency,
 ): number | undefined {
-  const mine = samples.filter((s) => s.server === server && s.lat);
-  return median(mine.map((s) => s.lat![key]));
+  return median(validSamples(samples, server).map((s) => s.lat![key]));
 }
 
-/** Percentiles (medians over rounds) per server, and the server's CPU use. */
+/**
+ * Percentiles (medians over rounds) per server, and the server's CPU use; † marks a row whose
+ * samples all had other work competing (more than 0.15 CPUs besides the server and load
+ * generator).
+ */
 export function latencyTable(servers: string[], samples: LatSample[]): string {
   const lines = numberHead("server", [...COLUMNS.map(([, title]) => title), "server CPU"]);
   for (const s of servers.filter((x) => samples.some((y) => y.server === x))) {
+    const valid = validSamples(samples, s);
+    const mark = valid.length && valid.every((x) => x.contended) ? " †" : "";
     const cells = COLUMNS.map(([key]) => {
-      const v = latencyMedian(samples, s, key);
-      return v === undefined ? "—" : fmtNum(v / 1000, 2);
+      const v = median(valid.map((x) => x.lat![key]));
+      return v === undefined ? "—" : fmtNum(v / 1000, 2) + mark;
     });
-    const cpu = median(
-      samples.filter((x) => x.server === s && x.lat).map((x) => x.server_cpu),
-    );
+    const cpu = median(valid.map((x) => x.server_cpu));
     lines.push(row([serverLabel(s), ...cells, cpu === undefined ? "—" : `${fmtNum(cpu * 100)}%`]));
   }
   return lines.join("\n");

@@ -54,7 +54,7 @@ function tables(r: Results) {
     compression: z &&
       rateTable(o.servers, z.sizes, z.medians, z.samples, (s) => s.msgs_per_sec, "msg/s", {
         title: "agreed",
-        cell: (s) => `\`${agreed(s)}\``,
+        cell: (s) => agreed(s) ? `\`${agreed(s)}\`` : "—",
       }),
     compressionRatios: z && ratioTable(z.medians, z.sizes),
     compressionTargets: z && targetTable(z.medians, compressionTargets(z.sizes)),
@@ -195,7 +195,8 @@ export function resultsMarkdown(r: Results): string {
         `jobs), Bun (\`perMessageDeflate: true\`, \`send(data, true)\`; its level is ` +
         `uWebSockets' own). "agreed" is the server's answer in its 101. ${z.conns} ` +
         `connections × ${z.window} messages in flight, ${o.warmup} s warm-up + ${o.duration} s ` +
-        `measured; ⚠ and † as above.` +
+        `measured. ⚠: the load generator used > 95% of its CPU; †: the server used < 85% of ` +
+        `its core (contention).` +
         (left.length
           ? ` Not measured: ${left.map((s) => `\`${s}\` (${NO_DEFLATE[s]})`).join(", ")}.`
           : ""),
@@ -218,14 +219,19 @@ export function resultsMarkdown(r: Results): string {
   }
   if (r.memoryDeflate && t.memoryDeflate) {
     const m = r.memoryDeflate;
+    const left = o.servers.filter((s) => NO_DEFLATE[s]);
     md.push(
       "## Memory per idle connection with compression",
       "",
-      `As above, against the compressing servers of the compression suite, each connection ` +
-        `offering \`${m.extensions}\` (what Chromium and Firefox send) and refused unless the ` +
-        `server accepts it: (RSS with ${m.idle_conns} connections − RSS before) ÷ ` +
-        `${m.idle_conns}. The connections are idle: a server that allocates its zlib ` +
-        `contexts when a message needs them pays nothing here.`,
+      `(server RSS with ${m.idle_conns} open WebSocket connections − RSS before) ÷ ` +
+        `${m.idle_conns}, against the compressing servers of the compression suite, each ` +
+        `connection offering \`${m.extensions}\` (what Chromium and Firefox send) and ` +
+        `counted as failed unless the server's 101 accepts it. The connections stay idle: a ` +
+        `server that allocates its zlib contexts only when a message needs them pays nothing ` +
+        `for them here.` +
+        (left.length
+          ? ` Not measured: ${left.map((s) => `\`${s}\` (${NO_DEFLATE[s]})`).join(", ")}.`
+          : ""),
       "",
       t.memoryDeflate,
       "",
@@ -274,7 +280,10 @@ export function resultsMarkdown(r: Results): string {
         `CLOCK_MONOTONIC send time and the load generator records each echo's round trip. ` +
         `${fmtNum(l.warmup, 1)} s warm-up + ${l.duration} s measured; exact percentiles over ` +
         `all echoes of the measured seconds, then the median over ${o.rounds} round(s). A run ` +
-        `with a connection lost or an echo missing is invalid.`,
+        `with a connection lost or an echo missing is invalid. The server is far from busy, so ` +
+        `other work on the machine shows up here at once: † marks a server all of whose runs ` +
+        `had other processes using more than 0.15 CPUs (such runs are left out of the median ` +
+        `when the server has others).`,
       "",
       t.latency,
       "",

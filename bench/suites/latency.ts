@@ -13,8 +13,9 @@ import type { Options } from "../lib/args.ts";
 import { fmtNum } from "../lib/format.ts";
 import { eachServer } from "../lib/launch.ts";
 import { loadgen } from "../lib/loadgen.ts";
-import { waitIdle } from "../lib/machine.ts";
+import { otherCpu, waitIdle } from "../lib/machine.ts";
 import type { Json, Latency, LatSample } from "../lib/results.ts";
+import { CONTENDED_CPUS } from "./scaleout_plan.ts";
 
 /** Warm-up seconds: `--warmup`, but long enough for every connection to have sent twice. */
 export function latencyWarmup(o: Options): number {
@@ -50,12 +51,16 @@ export async function latencySuite(o: Options): Promise<LatSample[]> {
     const r = await loadgen(args, "1", (warmup + o.latDuration + 120) * 1000);
     const problem = latencyProblem(r, o.latConns);
     const lat: Latency | null = problem ? null : r.lat;
+    const other = otherCpu(r);
+    const contended = other !== null && other > CONTENDED_CPUS;
     out.push({
       round,
       server: srv.name,
       lat,
       server_cpu: r.server_cpu,
       loadgen_cpu: r.loadgen_cpu,
+      other_cpu: other,
+      contended,
       problem,
       raw: r,
     });
@@ -67,7 +72,8 @@ export async function latencySuite(o: Options): Promise<LatSample[]> {
             ms(lat.max_us)
           }  (${fmtNum(lat.n)} echoes, ${fmtNum(r.sent_per_sec)} sent/s, server CPU ${
             fmtNum(r.server_cpu * 100)
-          }%, loadgen CPU ${fmtNum(r.loadgen_cpu * 100)}%)`
+          }%, loadgen CPU ${fmtNum(r.loadgen_cpu * 100)}%)` +
+            (contended ? `  (other processes used ${fmtNum(other!, 2)} CPUs: contended)` : "")
           : `INVALID (${problem})`),
     );
   });
