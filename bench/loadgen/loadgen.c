@@ -65,6 +65,7 @@
 //                      4-byte big-endian length and that many bytes. The connections send them in
 //                      turn (1st, 2nd, ..., then the 1st again), so that a server compressing
 //                      with context takeover does not see the same message over and over.
+//                      Without --rsv1 every echo must be --size bytes long, as usual.
 //   --rsv1             set RSV1 on the data frames sent: the payloads are already compressed
 //                      (raw deflate, the trailing 00 00 ff ff removed; the driver makes them
 //                      independently decodable and offers client_no_context_takeover). Echoes
