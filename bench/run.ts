@@ -26,8 +26,11 @@ import { scaleoutSummary } from "./render/scaleout_md.ts";
 import { renderSaved, writeResultsReport, writeScaleoutReport } from "./render/write.ts";
 import { broadcastSuite } from "./suites/broadcast.ts";
 import { codecSuite } from "./suites/codec.ts";
+import { CLIENT_DEFLATE_OFFER, compressionSuite } from "./suites/compression.ts";
 import { handshakeSuite } from "./suites/handshake.ts";
+import { latencySuite, latencyWarmup } from "./suites/latency.ts";
 import { memorySuite } from "./suites/memory.ts";
+import { BROWSER_DEFLATE_OFFER, memoryDeflateSuite } from "./suites/memory_deflate.ts";
 import { saturationCheck } from "./suites/saturation.ts";
 import { scaleoutSuite } from "./suites/scaleout.ts";
 import { throughputSuite } from "./suites/throughput.ts";
@@ -39,8 +42,24 @@ const RUN: Record<string, (o: Options, r: Results) => Promise<void>> = {
     const samples = await throughputSuite(o);
     r.throughput = { medians: mediansBy(samples, (s) => s.msgs_per_sec), samples };
   },
+  compression: async (o, r) => {
+    const { payloads, samples } = await compressionSuite(o);
+    r.compression = {
+      sizes: o.czSizes,
+      conns: o.conns,
+      window: o.window,
+      extensions: CLIENT_DEFLATE_OFFER,
+      payloads,
+      medians: mediansBy(samples, (s) => s.msgs_per_sec),
+      samples,
+    };
+  },
   memory: async (o, r) => {
     r.memory = { idle_conns: o.idleConns, samples: await memorySuite(o) };
+  },
+  "memory-deflate": async (o, r) => {
+    const samples = await memoryDeflateSuite(o);
+    r.memoryDeflate = { idle_conns: o.idleConns, extensions: BROWSER_DEFLATE_OFFER, samples };
   },
   handshake: async (o, r) => {
     r.handshake = { concurrency: o.hsConcurrency, samples: await handshakeSuite(o) };
@@ -49,6 +68,11 @@ const RUN: Record<string, (o: Options, r: Results) => Promise<void>> = {
     const samples = await broadcastSuite(o);
     const medians = mediansBy(samples, (s) => s.per_sec);
     r.broadcast = { subscribers: o.bcSubs, window: o.bcWindow, sizes: o.bcSizes, medians, samples };
+  },
+  latency: async (o, r) => {
+    const samples = await latencySuite(o);
+    const { latConns: conns, latRate: rate, latSize: size, latDuration: duration } = o;
+    r.latency = { conns, rate, size, warmup: latencyWarmup(o), duration, samples };
   },
   codec: async (o, r) => {
     r.codec = await codecSuite(o);

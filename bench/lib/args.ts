@@ -13,9 +13,12 @@ import { ECHO_SERVERS, SCALEOUT_SERVERS } from "./servers.ts";
 /** The suites, in the order they run, with what each measures (for `--help`). */
 export const SUITES: Record<string, string> = {
   throughput: "echo messages/s, N connections x W messages in flight, per message size",
+  compression: "echo messages/s of JSON text with permessage-deflate on both sides",
   memory: "server RSS growth per idle connection with 10,000 open WebSockets",
+  "memory-deflate": "the same with permessage-deflate negotiated on every connection",
   handshake: "connect + upgrade + close handshake cycles per second",
   broadcast: "fan-out: one published message to 1,000 subscribers, deliveries/s",
+  latency: "echo round-trip percentiles, 10,000 connections x 1 message/s each",
   codec: "parse / encode / unmask microbenchmarks in GB/s, on Deno and on Bun",
   scaleout: "fan-out across instances through Redis, edgews vs Socket.IO (writes SCALEOUT.md)",
 };
@@ -55,6 +58,13 @@ export type Options = {
   check: boolean;
   write: boolean;
   idleWait: number;
+  /** Compression suite: message sizes (uncompressed JSON text). */
+  czSizes: number[];
+  /** Latency suite: connections, messages per second per connection, message size, seconds. */
+  latConns: number;
+  latRate: number;
+  latSize: number;
+  latDuration: number;
   scaleout: ScaleoutOptions;
 };
 
@@ -90,6 +100,11 @@ function defaults(): Cli {
       check: true,
       write: true,
       idleWait: 60,
+      czSizes: [1024, 65536],
+      latConns: 10000,
+      latRate: 1,
+      latSize: 64,
+      latDuration: 10,
       scaleout: {
         servers: [...SCALEOUT_SERVERS],
         subs: 1000,
@@ -200,6 +215,31 @@ const OPTIONS: Record<string, Spec> = {
     help: "message sizes for the broadcast suite (default 32,1k)",
     set: (c, v) => (c.options.bcSizes = list(v).map(parseSize)),
   },
+  "cz-sizes": {
+    arg: "1k,64k",
+    help: "compression: JSON message sizes before compression (default 1k,64k)",
+    set: (c, v) => (c.options.czSizes = list(v).map(parseSize)),
+  },
+  "lat-conns": {
+    arg: "N",
+    help: "latency: connections (default 10000)",
+    set: (c, v) => (c.options.latConns = num(v)),
+  },
+  "lat-rate": {
+    arg: "R",
+    help: "latency: messages per second per connection (default 1)",
+    set: (c, v) => (c.options.latRate = num(v)),
+  },
+  "lat-size": {
+    arg: "B",
+    help: "latency: message size (default 64, at least 24)",
+    set: (c, v) => (c.options.latSize = parseSize(v)),
+  },
+  "lat-duration": {
+    arg: "S",
+    help: "latency: measured seconds (default 10)",
+    set: (c, v) => (c.options.latDuration = num(v)),
+  },
   "no-check": {
     help: "skip the check that the load generator saturates Bun's native server",
     set: (c) => (c.options.check = false),
@@ -214,7 +254,7 @@ const OPTIONS: Record<string, Spec> = {
     set: (c, v) => (c.options.idleWait = num(v)),
   },
   quick: {
-    help: "rounds 1, warm-up 1 s, measure 2 s, sizes 32,16k, idle-conns 2000",
+    help: "rounds 1, warm-up 1 s, measure 2 s, sizes 32,16k, idle/lat-conns 2000, lat-duration 3",
     set: (c) =>
       Object.assign(c.options, {
         rounds: 1,
@@ -222,6 +262,8 @@ const OPTIONS: Record<string, Spec> = {
         duration: 2,
         sizes: [32, 16384],
         idleConns: 2000,
+        latConns: 2000,
+        latDuration: 3,
       }),
   },
   render: {
@@ -315,7 +357,7 @@ export function helpText(): string {
     "bench/RESULTS.md, bench/SCALEOUT.md and bench/results.svg from them.",
     "",
     "Suites (--suites, comma separated; default all):",
-    ...Object.entries(SUITES).map(([k, v]) => `  ${k.padEnd(12)}${v}`),
+    ...Object.entries(SUITES).map(([k, v]) => `  ${k.padEnd(16)}${v}`),
     "",
     "Options:",
     ...Object.entries(OPTIONS).map(([k, s]) => opt(k, s)),

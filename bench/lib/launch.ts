@@ -8,21 +8,26 @@
 
 import type { Options } from "./args.ts";
 import { freePort, Proc } from "./processes.ts";
+import { DEFLATE_ECHO } from "./deflate_servers.ts";
 import { SERVERS } from "./servers.ts";
 
 /** A started server: its process and the port it listens on. */
 export type Server = { proc: Proc; port: number; name: string; variant: Variant };
-/** Which of a server's programs: the echo server or the fan-out one. */
-export type Variant = "echo" | "broadcast";
+/** Which of a server's programs: the echo server, the fan-out one, or the compressing echo one. */
+export type Variant = "echo" | "broadcast" | "deflate";
 
-/** Servers that failed to start (key: name, with " (broadcast)" for the fan-out one) and why. */
+/** Servers that failed to start (key: name, with " (broadcast)" etc. for the others) and why. */
 export const skipped: Map<string, string> = new Map();
 
 /** Starts server `name`; resolves once it prints `listening <port>`. */
 export async function startServer(name: string, variant: Variant = "echo"): Promise<Server> {
   const port = await freePort();
   const spec = SERVERS[name];
-  const cmd = variant === "broadcast" ? spec.broadcast : spec.echo;
+  const cmd = variant === "broadcast"
+    ? spec.broadcast
+    : variant === "deflate"
+    ? DEFLATE_ECHO[name]
+    : spec.echo;
   if (!cmd) throw new Error(`${name} has no ${variant} server`);
   const proc = new Proc(name);
   await proc.start(cmd, "0", { PORT: String(port) }, /(^|\n)listening \d+/);
@@ -34,7 +39,7 @@ export async function startOrSkip(
   name: string,
   variant: Variant = "echo",
 ): Promise<Server | undefined> {
-  const key = variant === "echo" ? name : `${name} (broadcast)`;
+  const key = variant === "echo" ? name : `${name} (${variant})`;
   if (skipped.has(key)) return undefined;
   try {
     return await startServer(name, variant);

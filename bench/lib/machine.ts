@@ -80,3 +80,17 @@ export async function waitIdle(maxSeconds: number): Promise<number> {
   idleWaitNoted = busy > 0.1 ? idleWaitNoted : false;
   return busy;
 }
+
+/**
+ * Other work on the machine while a run was measured, in CPUs: busy time machine-wide (the load
+ * generator's `machine_busy_cpus`) minus what the servers, the load generator and Redis used.
+ * (Softirq time, the loopback network stack, is charged to the processes it interrupts, so it is
+ * in both terms.) Null when the run did not measure the machine.
+ */
+export function otherCpu(r: Json): number | null {
+  if (typeof r.machine_busy_cpus !== "number" || r.machine_busy_cpus < 0) return null;
+  const ours = [r.server_cpu, r.server2_cpu, r.loadgen_cpu, r.redis_cpu]
+    .filter((x) => typeof x === "number" && x > 0)
+    .reduce((a, b) => a + b, 0);
+  return Math.max(0, r.machine_busy_cpus - ours);
+}

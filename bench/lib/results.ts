@@ -43,6 +43,36 @@ export type BcSample = {
   raw: Json;
 };
 
+/** Round-trip latency percentiles of one latency run, in microseconds. */
+export type Latency = {
+  n: number;
+  mean_us: number;
+  p50_us: number;
+  p90_us: number;
+  p99_us: number;
+  p999_us: number;
+  max_us: number;
+};
+
+/** One latency measurement: a server's echo round trips under many slow connections. */
+export type LatSample = {
+  round: number;
+  server: string;
+  /** Null when the run was invalid (see `problem`). */
+  lat: Latency | null;
+  server_cpu: number;
+  loadgen_cpu: number;
+  /** CPUs used by other processes during the measurement (null: not measured). */
+  other_cpu: number | null;
+  /** Other work used more than 0.15 CPUs (CONTENDED_CPUS): left out when clean samples exist. */
+  contended: boolean;
+  problem?: string;
+  raw: Json;
+};
+
+/** The compression suite's messages of one size: how many, and their compressed total. */
+export type DeflatePayloads = { size: number; messages: number; bytes: number; compressed: number };
+
 /** One codec microbenchmark result. */
 export type CodecSample = {
   round: number;
@@ -109,7 +139,27 @@ export type Results = {
   options: Options;
   saturation?: Json;
   throughput?: { medians: Medians; samples: Sample[] };
+  compression?: {
+    sizes: number[];
+    conns: number;
+    window: number;
+    /** The Sec-WebSocket-Extensions offer the load generator sent. */
+    extensions: string;
+    payloads: DeflatePayloads[];
+    medians: Medians;
+    samples: Sample[];
+  };
   memory?: { idle_conns: number; samples: MemSample[] };
+  memoryDeflate?: { idle_conns: number; extensions: string; samples: MemSample[] };
+  latency?: {
+    conns: number;
+    /** Messages per second per connection. */
+    rate: number;
+    size: number;
+    warmup: number;
+    duration: number;
+    samples: LatSample[];
+  };
   handshake?: { concurrency: number; samples: HsSample[] };
   broadcast?: {
     subscribers: number;

@@ -45,12 +45,41 @@
 //                             machine-wide (from /proc/stat) during the measured seconds, so that
 //                             work by other processes can be told apart (implied by the above).
 //
+//   chat       latency under many connections: opens `--conns` connections, then each sends one
+//              `--size`-byte message (at least 24) every 1/`--rate` s (--rate is per connection
+//              here, default 1), the sends of all connections spread evenly over that period
+//              (connection i % conns sends the i-th message of the whole run, at i/(rate x conns)
+//              s, paced by a timerfd). Each payload starts with the CLOCK_MONOTONIC send time and a
+//              sequence number, as with broadcast --rate; every echo of a message sent during the
+//              measured seconds adds (arrival - send time) to `lat`: {n, mean_us, p50_us, p90_us,
+//              p99_us, p999_us, max_us}, exact percentiles. After the measured seconds it waits
+//              for the echoes still due (`missing` if they never come). Also reports
+//              machine_busy_cpus and machine_softirq_cpus as broadcast --machine-cpu does.
+//
+// Compression (RFC 7692) for echo and hold:
+//   --extensions STR   send `Sec-WebSocket-Extensions: STR` in the upgrade request; a 101 without
+//                      a Sec-WebSocket-Extensions header naming the offer's first token (e.g.
+//                      permessage-deflate) fails that connection (`ext_declined`). The first
+//                      answer is reported as `extensions_accepted`.
+//   --payload-file F   echo payloads from F instead of generated ones: one or more records of a
+//                      4-byte big-endian length and that many bytes. The connections send them in
+//                      turn (1st, 2nd, ..., then the 1st again), so that a server compressing
+//                      with context takeover does not see the same message over and over.
+//                      Without --rsv1 every echo must be --size bytes long, as usual.
+//   --rsv1             set RSV1 on the data frames sent: the payloads are already compressed
+//                      (raw deflate, the trailing 00 00 ff ff removed; the driver makes them
+//                      independently decodable and offers client_no_context_takeover). Echoes
+//                      are then not inflated: their lengths are not checked, and each one is
+//                      counted as `compressed_replies` (RSV1 set) or `plain_replies`.
+//
 // Every mode prints exactly one JSON object on stdout when done (hold also prints `held N` first).
 // Built by bench/run.ts:  gcc -O2 -o bench/.build/loadgen bench/loadgen/loadgen.c
 //
 // Usage: loadgen <echo|hold|handshake> [--host 127.0.0.1] [--port 9001] [--path /]
 //          [--conns 50] [--window 20] [--size 32] [--text] [--warmup 2] [--duration 5]
 //          [--concurrency 16] [--server-pid PID] [--timeout 30] [--wait-eof]
+//          [--extensions STR] [--payload-file F] [--rsv1]
+//        loadgen chat [--conns 10000] [--rate 1] [--size 64] [--warmup 2] [--duration 10]
 //        loadgen broadcast [--conns 1000] [--window 16] [--size 32] [--warmup 2] [--duration 5]
 //          [--port2 P] [--socketio] [--rate R] [--server-pid2 PID] [--redis-pid PID]
 //          [--machine-cpu]
@@ -97,7 +126,9 @@ typedef struct {
   char resp[2048];   // upgrade response accumulator
   size_t resp_len;
   uint64_t owed;     // bytes of frames still to write (echo mode)
-  size_t send_off;   // offset inside the periodic frame stream, in [0, frame_len)
+  size_t send_off;   // offset inside the periodic frame stream, in [0, cycle_len)
+  int next_frame;    // which frame of the cycle this connection sends next (echo mode)
+  int rsv1;          // the current incoming message's first frame had RSV1 set
   uint64_t skip;     // payload bytes of the current incoming frame still to skip
   int count_when_done;
   uint64_t cur_len;  // payload length of the current incoming frame
@@ -135,14 +166,22 @@ static double opt_rate = 0;
 static int opt_server_pid2 = 0;
 static int opt_redis_pid = 0;
 static int opt_machine_cpu = 0;
+static const char *opt_extensions = NULL;
+static const char *opt_payload_file = NULL;
+static int opt_rsv1 = 0;
 
 // ---- state ----
 static int ep;
 static conn_t *conns;
 static int nconns;
-static uint8_t *frames;    // (window + 1) identical pre-encoded masked frames
-static size_t frame_len;
-static size_t frames_len;
+// The periodic stream every connection writes: a cycle of pre-encoded masked frames (one frame,
+// or one per --payload-file record), repeated so that a window's worth fits after any offset.
+static uint8_t *frames;
+static size_t frame_len;   // the first frame's length (the only one without --payload-file)
+static size_t cycle_len;   // the cycle's length: the period of the stream
+static size_t frames_len;  // the whole buffer
+static size_t *cycle_frame_len;
+static int cycle_frames;
 static char request[1024];
 static size_t request_len;
 static char pub_request[1024];  // broadcast mode: the publisher's upgrade request (path /pub)
@@ -159,6 +198,9 @@ static uint64_t total_bytes_in;
 static uint64_t errors;
 static uint64_t bad_len;
 static uint64_t closes_seen;
+static uint64_t compressed_replies, plain_replies;  // --rsv1
+static uint64_t ext_declined;                       // --extensions
+static char ext_answer[256];                        // the first Sec-WebSocket-Extensions answer
 static uint8_t rbuf[256 * 1024];
 static struct sockaddr_in server_addr;
 static uint32_t src_counter;
@@ -271,8 +313,9 @@ static void conn_start_inst(conn_t *c, int inst) {
 
 static void conn_start(conn_t *c) { conn_start_inst(c, 0); }
 
-// Write as much of the owed frame bytes as the socket takes. All frames are identical, so the
-// outgoing stream is periodic and any slice of it is a slice of `frames`.
+// Write as much of the owed frame bytes as the socket takes. Every connection writes the same
+// cycle of frames over and over, so the outgoing stream is periodic and any slice of it is a
+// slice of `frames`.
 static void flush_frames(conn_t *c) {
   while (c->owed > 0) {
     size_t start = c->send_off;
@@ -289,7 +332,7 @@ static void flush_frames(conn_t *c) {
       return;
     }
     c->owed -= (uint64_t)n;
-    c->send_off = (start + (size_t)n) % frame_len;
+    c->send_off = (start + (size_t)n) % cycle_len;
     if ((size_t)n < len) {
       set_events(c, 1);
       return;
@@ -300,7 +343,7 @@ static void flush_frames(conn_t *c) {
 
 // Write the frames queued in xbuf (control frames, time-stamped publishes), then the periodic
 // stream. xbuf frames go out only at a frame boundary of the periodic stream, so a frame in
-// progress there is finished first.
+// progress there is finished first (the modes that use xbuf have a cycle of one frame).
 static void flush_conn(conn_t *c) {
   if (c->xoff < c->xlen) {
     if (c->send_off != 0 && c->owed > 0) {
@@ -314,7 +357,7 @@ static void flush_conn(conn_t *c) {
       }
       if (n > 0) {
         c->owed -= (uint64_t)n;
-        c->send_off = (c->send_off + (size_t)n) % frame_len;
+        c->send_off = (c->send_off + (size_t)n) % cycle_len;
       }
       if (c->send_off != 0) {
         set_events(c, 1);
@@ -383,6 +426,14 @@ static size_t queue_frame(conn_t *c, int opcode, const uint8_t *payload, size_t 
 }
 
 static int mode_echo_like;  // refill on echo
+static int mode_chat;
+
+// The length of the frame `c` sends next in the periodic stream; moves it on to the one after.
+static size_t next_frame_len(conn_t *c) {
+  size_t n = cycle_frame_len[c->next_frame];
+  c->next_frame = (c->next_frame + 1) % cycle_frames;
+  return n;
+}
 static int mode_handshake;
 
 static const uint8_t close_frame[8] = {0x88, 0x82, 0x11, 0x22, 0x33, 0x44, 0x03 ^ 0x11, 0xe8 ^ 0x22};
@@ -485,9 +536,14 @@ static void on_message(conn_t *c, uint64_t len) {
   c->received++;
   total_msgs++;
   inst_msgs[c->inst]++;
-  if (len != expect_len) bad_len++;
+  if (opt_rsv1) {  // a compressed echo's length is whatever the server's deflater made of it
+    if (c->rsv1) compressed_replies++;
+    else plain_replies++;
+  } else if (len != expect_len) {
+    bad_len++;
+  }
   if (opt_rate > 0) record_latency(c);
-  if (mode_echo_like) c->owed += frame_len;
+  if (mode_echo_like) c->owed += next_frame_len(c);
 }
 
 static size_t header_need(const uint8_t *h) {
@@ -511,6 +567,7 @@ static int on_header(conn_t *c, const uint8_t *h) {
     return 1;
   }
   c->cur_len = (op == 0) ? c->cur_len + len : len;
+  if (op != 0) c->rsv1 = (h[0] & 0x40) != 0;
   c->count_when_done = (h[0] & 0x80) && op < 3;
   c->skip = len;
   if (capture_head) {
@@ -618,8 +675,10 @@ static void start_load(void) {
   for (int i = 0; i < nconns; i++) {
     conn_t *c = &conns[i];
     if (c->state != ST_OPEN) continue;
-    c->owed = (uint64_t)opt_window * frame_len;
+    c->owed = 0;
     c->send_off = 0;
+    c->next_frame = 0;
+    for (int w = 0; w < opt_window; w++) c->owed += next_frame_len(c);
     flush_frames(c);
   }
 }
@@ -660,6 +719,45 @@ static void handle_writable(conn_t *c) {
   }
 }
 
+// Whether the 101 response head `resp` (ending at `end`) accepts the offered extension: a
+// Sec-WebSocket-Extensions header that names the offer's first token. Keeps the first answer.
+static int extension_accepted(const char *resp, const char *end) {
+  char want[64];
+  size_t k = 0;
+  while (opt_extensions[k] && opt_extensions[k] != ';' && opt_extensions[k] != ',' &&
+         opt_extensions[k] != ' ' && k < sizeof want - 1) {
+    want[k] = opt_extensions[k];
+    k++;
+  }
+  want[k] = 0;
+  for (const char *line = strstr(resp, "\r\n"); line && line < end;
+       line = strstr(line + 2, "\r\n")) {
+    const char *name = line + 2;
+    static const char hdr[] = "sec-websocket-extensions:";
+    if (strncasecmp(name, hdr, sizeof hdr - 1) != 0) continue;
+    const char *v = name + sizeof hdr - 1;
+    while (*v == ' ' || *v == '\t') v++;
+    const char *eol = strstr(v, "\r\n");
+    size_t n = (size_t)(eol - v);
+    char value[256];
+    if (n >= sizeof value) n = sizeof value - 1;
+    memcpy(value, v, n);
+    value[n] = 0;
+    if (!strcasestr(value, want)) continue;
+    if (!ext_answer[0]) {  // for the JSON: no quotes or backslashes
+      for (size_t i = 0; i < n; i++) {
+        ext_answer[i] = (value[i] == '"' || value[i] == '\\') ? '\'' : value[i];
+      }
+      ext_answer[n] = 0;
+    }
+    return 1;
+  }
+  if (ext_declined == 0) {
+    fprintf(stderr, "loadgen: the server did not accept %s: %.200s\n", want, resp);
+  }
+  return 0;
+}
+
 static void handle_readable(conn_t *c) {
   ssize_t n = recv(c->fd, rbuf, sizeof rbuf, 0);
   if (n <= 0) {
@@ -696,6 +794,12 @@ static void handle_readable(conn_t *c) {
       errors++;
       conn_kill(c);
       if (mode_handshake && accepting_new) conn_start(c);
+      return;
+    }
+    if (opt_extensions && !extension_accepted(c->resp, end)) {
+      ext_declined++;
+      errors++;
+      conn_kill(c);
       return;
     }
     size_t hdr = (size_t)(end + 4 - c->resp);
@@ -805,33 +909,99 @@ static void build_payload(void) {
   memcpy(payload + body_at + opt_size, post, strlen(post));
 }
 
-static void build_frames(void) {
-  build_payload();
-  size_t hl = 2 + (payload_len < 126 ? 0 : payload_len < 65536 ? 2 : 8) + 4;
-  frame_len = hl + payload_len;
-  frames_len = frame_len * (size_t)(opt_window + 1);
-  frames = malloc(frames_len);
-  if (!frames) die("malloc frames");
-  uint8_t *f = frames;
-  const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
-  f[0] = 0x80 | (opt_text ? 1 : 2);
+// One masked frame (FIN, `opcode`, RSV1 with --rsv1) of payload `p` at `f`; returns its length.
+static size_t encode_frame(uint8_t *f, int opcode, const uint8_t *p, size_t n) {
+  f[0] = (uint8_t)(0x80 | (opt_rsv1 ? 0x40 : 0) | opcode);
   size_t i = 2;
-  if (payload_len < 126) {
-    f[1] = 0x80 | (uint8_t)payload_len;
-  } else if (payload_len < 65536) {
+  if (n < 126) {
+    f[1] = 0x80 | (uint8_t)n;
+  } else if (n < 65536) {
     f[1] = 0x80 | 126;
-    f[2] = (uint8_t)(payload_len >> 8);
-    f[3] = (uint8_t)payload_len;
+    f[2] = (uint8_t)(n >> 8);
+    f[3] = (uint8_t)n;
     i = 4;
   } else {
     f[1] = 0x80 | 127;
-    for (int k = 0; k < 8; k++) f[2 + k] = (uint8_t)((uint64_t)payload_len >> (56 - 8 * k));
+    for (int k = 0; k < 8; k++) f[2 + k] = (uint8_t)((uint64_t)n >> (56 - 8 * k));
     i = 10;
   }
+  const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
   memcpy(f + i, mask, 4);
   i += 4;
-  for (size_t k = 0; k < payload_len; k++) f[i + k] = payload[k] ^ mask[k & 3];
-  for (int w = 1; w <= opt_window; w++) memcpy(frames + (size_t)w * frame_len, frames, frame_len);
+  for (size_t k = 0; k < n; k++) f[i + k] = p[k] ^ mask[k & 3];
+  return i + n;
+}
+
+// The payloads of --payload-file (records of a 4-byte big-endian length and the bytes), one
+// after the other in `payload`; their lengths in `lens`. Returns how many there are.
+static int read_payload_file(size_t **lens) {
+  FILE *f = fopen(opt_payload_file, "rb");
+  if (!f) die("open --payload-file");
+  if (fseek(f, 0, SEEK_END) < 0) die("seek --payload-file");
+  long size = ftell(f);
+  rewind(f);
+  uint8_t *raw = malloc((size_t)size + 1);
+  if (!raw || fread(raw, 1, (size_t)size, f) != (size_t)size) die("read --payload-file");
+  fclose(f);
+  payload = malloc((size_t)size + 1);
+  *lens = malloc(((size_t)size / 4 + 1) * sizeof **lens);
+  if (!payload || !*lens) die("malloc payloads");
+  int count = 0;
+  payload_len = 0;
+  for (size_t at = 0; at + 4 <= (size_t)size;) {
+    size_t n = (size_t)raw[at] << 24 | (size_t)raw[at + 1] << 16 | (size_t)raw[at + 2] << 8 |
+               raw[at + 3];
+    at += 4;
+    if (n > (size_t)size - at) {
+      fprintf(stderr, "loadgen: --payload-file: record %d overruns the file\n", count);
+      exit(2);
+    }
+    memcpy(payload + payload_len, raw + at, n);
+    payload_len += n;
+    (*lens)[count++] = n;
+    at += n;
+  }
+  free(raw);
+  if (count == 0) {
+    fprintf(stderr, "loadgen: --payload-file: no payloads\n");
+    exit(2);
+  }
+  return count;
+}
+
+static void build_frames(void) {
+  size_t *lens;
+  if (opt_payload_file) {
+    cycle_frames = read_payload_file(&lens);
+  } else {
+    build_payload();
+    cycle_frames = 1;
+    lens = malloc(sizeof *lens);
+    if (!lens) die("malloc");
+    lens[0] = payload_len;
+  }
+  // One cycle, then copies of it: a window of frames fits after any offset inside the first.
+  size_t room = 0, max_frame = 0;
+  for (int k = 0; k < cycle_frames; k++) room += 14 + lens[k];
+  frames = malloc(room);
+  cycle_frame_len = malloc((size_t)cycle_frames * sizeof *cycle_frame_len);
+  if (!frames || !cycle_frame_len) die("malloc frames");
+  const uint8_t *p = payload;
+  cycle_len = 0;
+  for (int k = 0; k < cycle_frames; k++) {
+    cycle_frame_len[k] = encode_frame(frames + cycle_len, opt_text ? 1 : 2, p, lens[k]);
+    cycle_len += cycle_frame_len[k];
+    if (cycle_frame_len[k] > max_frame) max_frame = cycle_frame_len[k];
+    p += lens[k];
+  }
+  frame_len = cycle_frame_len[0];
+  size_t reps = 1 + ((size_t)opt_window * max_frame + cycle_len - 1) / cycle_len;
+  frames_len = cycle_len * reps;
+  uint8_t *grown = realloc(frames, frames_len);
+  if (!grown) die("realloc frames");
+  frames = grown;
+  for (size_t r = 1; r < reps; r++) memcpy(frames + r * cycle_len, frames, cycle_len);
+  free(lens);
 }
 
 // ---- broadcast mode ----
@@ -850,7 +1020,7 @@ static void pump_publisher(conn_t *pub, int subs, int allow) {
     uint64_t outstanding = expected > total_msgs ? expected - total_msgs : 0;
     if (outstanding + (uint64_t)subs > cap) break;
     triggers_sent++;
-    pub->owed += frame_len;
+    pub->owed += next_frame_len(pub);
     queued = 1;
   }
   if (queued) flush_frames(pub);
@@ -881,15 +1051,21 @@ static void send_trigger(conn_t *pub) {
     return;
   }
   triggers_sent++;
-  pub->owed += frame_len;
+  pub->owed += next_frame_len(pub);
   flush_frames(pub);
 }
 
 static int tick_fd = -1;
 
+static void chat_tick(void);
+
 static void on_tick(void) {
   uint64_t expirations = 0;
   if (read(tick_fd, &expirations, sizeof expirations) != sizeof expirations) return;
+  if (mode_chat) {
+    chat_tick();
+    return;
+  }
   if (!rate_on || rate_pub->state != ST_OPEN) return;
   uint64_t cap = (uint64_t)opt_window * (uint64_t)rate_subs;
   for (uint64_t i = 0; i < expirations; i++) {
@@ -1131,6 +1307,105 @@ static int run_broadcast(void) {
   return 0;
 }
 
+// ---- chat mode ----
+
+static uint64_t chat_start_ns;  // when message 0 was due
+static double chat_total_rate;  // messages per second over all connections
+static uint64_t chat_dead_turns;  // a connection's turn came while it was dead
+
+// Send every message due by now: message i goes to connection i % nconns at i / total rate.
+static void chat_tick(void) {
+  uint64_t due = (uint64_t)((double)(now_ns() - chat_start_ns) * chat_total_rate / 1e9) + 1;
+  while (triggers_sent < due) {
+    conn_t *c = &conns[triggers_sent % (uint64_t)nconns];
+    if (c->state != ST_OPEN) {
+      chat_dead_turns++;
+      triggers_sent++;
+      continue;
+    }
+    send_stamped(c);  // counts itself in triggers_sent
+  }
+}
+
+static int run_chat(void) {
+  mode_chat = 1;
+  if (opt_rate <= 0) opt_rate = 1;
+  if (opt_size < 24) opt_size = 24;  // room for the send time and sequence number
+  build_payload();
+  capture_head = 1;
+  expect_len = opt_size;
+  stamp_at = 0;
+  nconns = opt_conns;
+  conns = calloc((size_t)nconns, sizeof *conns);
+  double t0 = now_s();
+  int open = open_all(256, t0 + opt_timeout);
+  if (open < nconns) {
+    printf("{\"mode\":\"chat\",\"error\":\"only %d of %d connections upgraded\"}\n", open, nconns);
+    return 1;
+  }
+  double t_open = now_s();
+  chat_total_rate = opt_rate * (double)nconns;
+  // Wake up often enough for a message at a time, but no more than every 100 us: the messages
+  // due by then go out together.
+  uint64_t ns = (uint64_t)(1e9 / chat_total_rate);
+  if (ns < 100000) ns = 100000;
+  tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (tick_fd < 0) die("timerfd_create");
+  struct itimerspec its = {.it_interval = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)},
+                           .it_value = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)}};
+  if (timerfd_settime(tick_fd, 0, &its, NULL) < 0) die("timerfd_settime");
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tick_sentinel};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, tick_fd, &ev) < 0) die("epoll_ctl timerfd");
+  chat_start_ns = now_ns();
+  double warm_end = now_s() + opt_warmup;
+  while (now_s() < warm_end) poll_once(20);
+  uint64_t sent0 = triggers_sent, got0 = total_msgs;
+  double c0 = self_cpu_s(), s0 = proc_cpu_s(opt_server_pid), ts = now_s();
+  double mb0 = 0, ms0 = 0, mb1 = 0, ms1 = 0;
+  int have_machine = machine_cpu_s(&mb0, &ms0);
+  lat_from_ns = now_ns();
+  lat_to_ns = UINT64_MAX;
+  double end = ts + opt_duration;
+  while (now_s() < end) poll_once(20);
+  lat_to_ns = now_ns();
+  double te = now_s();
+  uint64_t sent1 = triggers_sent, got1 = total_msgs;
+  double c1 = self_cpu_s(), s1 = proc_cpu_s(opt_server_pid);
+  have_machine = have_machine && machine_cpu_s(&mb1, &ms1);
+  // Stop sending; wait for the echoes still due, until none arrives for 1 s.
+  struct itimerspec stop = {0};
+  timerfd_settime(tick_fd, 0, &stop, NULL);
+  uint64_t sent_total = triggers_sent - chat_dead_turns;
+  double last_progress = now_s();
+  uint64_t last = total_msgs;
+  while (total_msgs < sent_total && now_s() - last_progress < 1.0) {
+    poll_once(20);
+    if (total_msgs != last) {
+      last = total_msgs;
+      last_progress = now_s();
+    }
+  }
+  double secs = te - ts;
+  printf("{\"mode\":\"chat\",\"conns\":%d,\"rate_per_conn\":%.3f,\"size\":%zu,\"text\":%s,"
+         "\"seconds\":%.4f,\"sent\":%llu,\"sent_per_sec\":%.1f,\"echoes\":%llu,"
+         "\"echoes_per_sec\":%.1f,\"missing\":%llu,\"dead_turns\":%llu,\"conns_alive\":%d,"
+         "\"loadgen_cpu\":%.3f,\"server_cpu\":%.3f,\"errors\":%llu,\"bad_len\":%llu,"
+         "\"bad_stamp\":%llu,\"lat_dropped\":%llu,\"closes\":%llu,\"connect_seconds\":%.3f,"
+         "\"machine_busy_cpus\":%.3f,\"machine_softirq_cpus\":%.3f",
+         nconns, opt_rate, opt_size, opt_text ? "true" : "false", secs,
+         (unsigned long long)(sent1 - sent0), (double)(sent1 - sent0) / secs,
+         (unsigned long long)(got1 - got0), (double)(got1 - got0) / secs,
+         (unsigned long long)(sent_total > total_msgs ? sent_total - total_msgs : 0),
+         (unsigned long long)chat_dead_turns, count_state(ST_OPEN), (c1 - c0) / secs,
+         (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, (unsigned long long)errors,
+         (unsigned long long)bad_len, (unsigned long long)bad_stamp,
+         (unsigned long long)lat_dropped, (unsigned long long)closes_seen, t_open - t0,
+         have_machine ? (mb1 - mb0) / secs : -1.0, have_machine ? (ms1 - ms0) / secs : -1.0);
+  print_latency("lat", lat[0], lat_n[0]);
+  printf("}\n");
+  return 0;
+}
+
 static uint64_t parse_size(const char *s) {
   char *end;
   double v = strtod(s, &end);
@@ -1139,9 +1414,22 @@ static uint64_t parse_size(const char *s) {
   return (uint64_t)v;
 }
 
+// `,"extensions_accepted":...` etc. when --extensions / --payload-file / --rsv1 were given.
+static void print_compression_fields(void) {
+  if (opt_extensions) {
+    printf(",\"extensions_offered\":\"%s\",\"extensions_accepted\":\"%s\",\"ext_declined\":%llu",
+           opt_extensions, ext_answer, (unsigned long long)ext_declined);
+  }
+  if (opt_payload_file) printf(",\"payloads\":%d,\"cycle_bytes\":%zu", cycle_frames, cycle_len);
+  if (opt_rsv1) {
+    printf(",\"compressed_replies\":%llu,\"plain_replies\":%llu",
+           (unsigned long long)compressed_replies, (unsigned long long)plain_replies);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: loadgen <echo|hold|handshake> [options]\n");
+    fprintf(stderr, "usage: loadgen <echo|hold|handshake|broadcast|chat> [options]\n");
     return 2;
   }
   const char *mode = argv[1];
@@ -1164,6 +1452,9 @@ int main(int argc, char **argv) {
     else if (OPT("--rate")) opt_rate = atof(v);
     else if (OPT("--server-pid2")) opt_server_pid2 = atoi(v);
     else if (OPT("--redis-pid")) opt_redis_pid = atoi(v);
+    else if (OPT("--extensions")) opt_extensions = v;
+    else if (OPT("--payload-file")) opt_payload_file = v;
+    else if (strcmp(a, "--rsv1") == 0) opt_rsv1 = 1;
     else if (strcmp(a, "--socketio") == 0) opt_socketio = 1;
     else if (strcmp(a, "--machine-cpu") == 0) opt_machine_cpu = 1;
     else if (strcmp(a, "--text") == 0) opt_text = 1;
@@ -1192,12 +1483,20 @@ int main(int argc, char **argv) {
   }
   server_addr2 = server_addr;
   server_addr2.sin_port = htons((uint16_t)opt_port2);
+  if (opt_extensions && strlen(opt_extensions) > 200) {
+    fprintf(stderr, "loadgen: --extensions too long\n");
+    return 2;
+  }
+  char ext_header[256] = "";
+  if (opt_extensions) {
+    snprintf(ext_header, sizeof ext_header, "Sec-WebSocket-Extensions: %s\r\n", opt_extensions);
+  }
   request_len = (size_t)snprintf(request, sizeof request,
                                  "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                                  "Connection: Upgrade\r\n"
                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                 "Sec-WebSocket-Version: 13\r\n\r\n",
-                                 opt_path, opt_host, opt_port);
+                                 "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                                 opt_path, opt_host, opt_port, ext_header);
   pub_request_len = (size_t)snprintf(pub_request, sizeof pub_request,
                                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                                      "Connection: Upgrade\r\n"
@@ -1221,7 +1520,8 @@ int main(int argc, char **argv) {
     double t0 = now_s();
     int open = open_all(nconns, t0 + opt_timeout);
     if (open < nconns) {
-      printf("{\"mode\":\"echo\",\"error\":\"only %d of %d connections upgraded\"}\n", open, nconns);
+      printf("{\"mode\":\"echo\",\"error\":\"only %d of %d connections upgraded%s\"}\n", open,
+             nconns, ext_declined ? " (the server declined the extension)" : "");
       return 1;
     }
     double t_open = now_s();
@@ -1245,13 +1545,15 @@ int main(int argc, char **argv) {
            "\"seconds\":%.4f,\"messages\":%llu,\"msgs_per_sec\":%.1f,\"mib_per_sec_in\":%.2f,"
            "\"loadgen_cpu\":%.3f,\"server_cpu\":%.3f,\"conns_alive\":%d,"
            "\"min_conn_msgs\":%llu,\"max_conn_msgs\":%llu,\"errors\":%llu,\"bad_len\":%llu,"
-           "\"closes\":%llu,\"connect_seconds\":%.3f}\n",
+           "\"closes\":%llu,\"connect_seconds\":%.3f",
            opt_size, nconns, opt_window, opt_text ? "true" : "false", secs,
            (unsigned long long)(m1 - m0), (double)(m1 - m0) / secs,
            (double)(b1 - b0) / secs / 1048576.0, (c1 - c0) / secs,
            (s0 >= 0 && s1 >= 0) ? (s1 - s0) / secs : -1.0, count_state(ST_OPEN),
            (unsigned long long)minr, (unsigned long long)maxr, (unsigned long long)errors,
            (unsigned long long)bad_len, (unsigned long long)closes_seen, t_open - t0);
+    print_compression_fields();
+    printf("}\n");
     return 0;
   }
 
@@ -1285,8 +1587,10 @@ int main(int argc, char **argv) {
       }
     }
     printf("{\"mode\":\"hold\",\"requested\":%d,\"opened\":%d,\"still_open\":%d,"
-           "\"open_seconds\":%.3f,\"errors\":%llu}\n",
+           "\"open_seconds\":%.3f,\"errors\":%llu",
            nconns, open, count_state(ST_OPEN), t1 - t0, (unsigned long long)errors);
+    print_compression_fields();
+    printf("}\n");
     return 0;
   }
 
@@ -1322,6 +1626,7 @@ int main(int argc, char **argv) {
   }
 
   if (strcmp(mode, "broadcast") == 0) return run_broadcast();
+  if (strcmp(mode, "chat") == 0) return run_chat();
 
   fprintf(stderr, "loadgen: unknown mode %s\n", mode);
   return 2;

@@ -5,9 +5,18 @@
  * @module
  */
 
-import { fmtNum } from "../lib/format.ts";
+import { NO_DEFLATE } from "../lib/deflate_servers.ts";
+import { fmtNum, fmtSize } from "../lib/format.ts";
 import type { Results } from "../lib/results.ts";
-import { codecTable, rateTable, ratioTable, simpleTable, targetTable } from "./tables.ts";
+import { latencyTable, latencyTargetTable } from "./latency_table.ts";
+import {
+  codecTable,
+  compressionTargets,
+  rateTable,
+  ratioTable,
+  simpleTable,
+  targetTable,
+} from "./tables.ts";
 
 /** The pointer from RESULTS.md to SCALEOUT.md, which the scale-out suite renders on its own. */
 const SCALEOUT_POINTER = [
@@ -32,16 +41,36 @@ const FANOUT: Record<string, string> = {
 /** Each suite's tables, unformatted (the console summary prints the same). */
 function tables(r: Results) {
   const o = r.options;
-  const t = r.throughput, b = r.broadcast;
+  const t = r.throughput, b = r.broadcast, z = r.compression, l = r.latency;
+  // What each server agreed to in the compression suite (its first valid sample's 101).
+  const agreed = (server: string) =>
+    z?.samples.find((s) => s.server === server && s.raw.extensions_accepted)?.raw
+      .extensions_accepted ?? "";
   return {
     throughput: t &&
       rateTable(o.servers, o.sizes, t.medians, t.samples, (s) => s.msgs_per_sec, "msg/s"),
     ratios: t && ratioTable(t.medians, o.sizes),
     targets: t && targetTable(t.medians),
+    compression: z &&
+      rateTable(o.servers, z.sizes, z.medians, z.samples, (s) => s.msgs_per_sec, "msg/s", {
+        title: "agreed",
+        cell: (s) => agreed(s) ? `\`${agreed(s)}\`` : "—",
+      }),
+    compressionRatios: z && ratioTable(z.medians, z.sizes),
+    compressionTargets: z && targetTable(z.medians, compressionTargets(z.sizes)),
     memory: r.memory && simpleTable(
       o.servers,
       `KiB per idle connection (${o.idleConns} conns)`,
       r.memory.samples.map((x) => ({
+        server: x.server,
+        value: x.bytes_per_conn === null ? null : x.bytes_per_conn / 1024,
+      })),
+      2,
+    ),
+    memoryDeflate: r.memoryDeflate && simpleTable(
+      o.servers,
+      `KiB per idle connection, deflate agreed (${r.memoryDeflate.idle_conns} conns)`,
+      r.memoryDeflate.samples.map((x) => ({
         server: x.server,
         value: x.bytes_per_conn === null ? null : x.bytes_per_conn / 1024,
       })),
@@ -60,6 +89,8 @@ function tables(r: Results) {
       }),
     broadcastRatios: b && ratioTable(b.medians, o.bcSizes),
     codec: r.codec && codecTable(r.codec.samples),
+    latency: l && latencyTable(o.servers, l.samples),
+    latencyTargets: l && latencyTargetTable(l.samples),
   };
 }
 
@@ -70,10 +101,16 @@ export function consoleSummary(r: Results): string {
     t.throughput,
     t.ratios,
     t.targets,
+    t.compression,
+    t.compressionRatios,
+    t.compressionTargets,
     t.memory,
+    t.memoryDeflate,
     t.handshake,
     t.broadcast,
     t.broadcastRatios,
+    t.latency,
+    t.latencyTargets,
     t.codec,
   ];
   return out.filter((x) => x).join("\n\n");
@@ -135,6 +172,41 @@ export function resultsMarkdown(r: Results): string {
     if (t.targets) md.push("### Targets", "", t.targets, "");
     md.push("![echo throughput chart](results.svg)", "");
   }
+  const z = r.compression;
+  if (z && t.compression) {
+    const left = o.servers.filter((s) => NO_DEFLATE[s]);
+    md.push(
+      "## Echo throughput with compression",
+      "",
+      `permessage-deflate (RFC 7692) on both sides: the load generator offers \`${z.extensions}\` ` +
+        `and sends pre-compressed masked text frames (RSV1 set), each compressed on its own, ` +
+        `of JSON text: arrays of chat and event objects (repeated keys, varied values, the ` +
+        `same every run; \`bench/lib/json_payloads.ts\`). ` +
+        z.payloads.map((p) =>
+          `${fmtSize(p.size)}: ${p.messages} different messages sent in turn, ` +
+          `${fmtNum(p.compressed / p.messages)} B compressed on average`
+        ).join("; ") +
+        ` (enough text that a server compressing with context takeover never finds a whole ` +
+        `message in its 32 KiB window). The server inflates each message and compresses its ` +
+        `echo; the load generator counts echoes by header without inflating them, and a run ` +
+        `is invalid unless every 101 accepted the extension and every echo is compressed. ` +
+        `Servers: edgews (level 1, its default; threshold 0), \`ws\` (level 1 like edgews ` +
+        `rather than zlib's default 6; threshold 0; its default limit of 10 concurrent zlib ` +
+        `jobs), Bun (\`perMessageDeflate: true\`, \`send(data, true)\`; its level is ` +
+        `uWebSockets' own). "agreed" is the server's answer in its 101. ${z.conns} ` +
+        `connections × ${z.window} messages in flight, ${o.warmup} s warm-up + ${o.duration} s ` +
+        `measured. ⚠: the load generator used > 95% of its CPU; †: the server used < 85% of ` +
+        `its core (contention).` +
+        (left.length
+          ? ` Not measured: ${left.map((s) => `\`${s}\` (${NO_DEFLATE[s]})`).join(", ")}.`
+          : ""),
+      "",
+      t.compression,
+      "",
+    );
+    if (t.compressionRatios) md.push("### Ratios (edgews ÷ anchor)", "", t.compressionRatios, "");
+    if (t.compressionTargets) md.push("### Targets", "", t.compressionTargets, "");
+  }
   if (t.memory) {
     md.push(
       "## Memory per idle connection",
@@ -142,6 +214,26 @@ export function resultsMarkdown(r: Results): string {
       `(server RSS with ${o.idleConns} open WebSocket connections − RSS before) ÷ ${o.idleConns}.`,
       "",
       t.memory,
+      "",
+    );
+  }
+  if (r.memoryDeflate && t.memoryDeflate) {
+    const m = r.memoryDeflate;
+    const left = o.servers.filter((s) => NO_DEFLATE[s]);
+    md.push(
+      "## Memory per idle connection with compression",
+      "",
+      `(server RSS with ${m.idle_conns} open WebSocket connections − RSS before) ÷ ` +
+        `${m.idle_conns}, against the compressing servers of the compression suite, each ` +
+        `connection offering \`${m.extensions}\` (what Chromium and Firefox send) and ` +
+        `counted as failed unless the server's 101 accepts it. The connections stay idle: a ` +
+        `server that allocates its zlib contexts only when a message needs them pays nothing ` +
+        `for them here.` +
+        (left.length
+          ? ` Not measured: ${left.map((s) => `\`${s}\` (${NO_DEFLATE[s]})`).join(", ")}.`
+          : ""),
+      "",
+      t.memoryDeflate,
       "",
     );
   }
@@ -176,6 +268,27 @@ export function resultsMarkdown(r: Results): string {
       "",
     );
     if (t.broadcastRatios) md.push("### Ratios (edgews ÷ anchor)", "", t.broadcastRatios, "");
+  }
+  const l = r.latency;
+  if (l && t.latency) {
+    md.push(
+      "## Latency with many connections",
+      "",
+      `${l.conns} connections, each sending one ${l.size} B binary message every ` +
+        `${fmtNum(1 / l.rate, 2)} s, the sends of all connections spread evenly over that ` +
+        `period (${fmtNum(l.conns * l.rate)} messages/s in all); each payload carries its ` +
+        `CLOCK_MONOTONIC send time and the load generator records each echo's round trip. ` +
+        `${fmtNum(l.warmup, 1)} s warm-up + ${l.duration} s measured; exact percentiles over ` +
+        `all echoes of the measured seconds, then the median over ${o.rounds} round(s). A run ` +
+        `with a connection lost or an echo missing is invalid. The server is far from busy, so ` +
+        `other work on the machine shows up here at once: † marks a server all of whose runs ` +
+        `had other processes using more than 0.15 CPUs (such runs are left out of the median ` +
+        `when the server has others).`,
+      "",
+      t.latency,
+      "",
+    );
+    if (t.latencyTargets) md.push("### Targets", "", t.latencyTargets, "");
   }
   if (r.codec && t.codec) {
     md.push(

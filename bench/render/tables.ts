@@ -10,8 +10,11 @@ import { ANCHORS, EDGEWS, serverLabel } from "../lib/servers.ts";
 import { CONTENTION_CPU, median, type Medians, ratio } from "../lib/stats.ts";
 import { head, numberHead, row } from "./markdown.ts";
 
+/** A target: edgews ÷ an anchor at a message size at least `min`. */
+export type Target = { subject: string; anchor: string; size: number; min: number };
+
 /** The echo targets (edgews ÷ an anchor at a message size), from the project brief. */
-export const TARGETS: { subject: string; anchor: string; size: number; min: number }[] = [
+export const TARGETS: Target[] = [
   { subject: "edgews-deno", anchor: "deno-native", size: 32, min: 4 },
   { subject: "edgews-deno", anchor: "deno-native", size: 16384, min: 1.2 },
   { subject: "edgews-bun", anchor: "bun-native", size: 32, min: 0.6 },
@@ -76,11 +79,20 @@ export function ratioTable(m: Medians, sizes: number[]): string {
   return any ? lines.join("\n") : "";
 }
 
-/** The {@link TARGETS} that were measured, met or not; "" when none was. */
-export function targetTable(m: Medians): string {
+/** The compression suite's targets (issue 13), at each of its message sizes. */
+export function compressionTargets(sizes: number[]): Target[] {
+  return sizes.flatMap((size) => [
+    { subject: "edgews-deno", anchor: "ws-node", size, min: 2 },
+    { subject: "edgews-bun", anchor: "ws-node", size, min: 2 },
+    { subject: "edgews-bun", anchor: "bun-native", size, min: 1 },
+  ]);
+}
+
+/** The `targets` (default: the echo {@link TARGETS}) that were measured; "" when none was. */
+export function targetTable(m: Medians, targets: Target[] = TARGETS): string {
   const lines = head(["target", "measured", "status"], ["---", "---:", "---"]);
   let any = false;
-  for (const t of TARGETS) {
+  for (const t of targets) {
     const x = m[t.subject]?.[t.size], y = m[t.anchor]?.[t.size];
     if (x === undefined || y === undefined) continue;
     any = true;

@@ -8,7 +8,7 @@
 
 import type { Options } from "../lib/args.ts";
 import { fmtNum } from "../lib/format.ts";
-import { eachServer, type Server } from "../lib/launch.ts";
+import { eachServer, type Server, type Variant } from "../lib/launch.ts";
 import { waitIdle } from "../lib/machine.ts";
 import { LOADGEN, ROOT } from "../lib/paths.ts";
 import { rssBytes, sleep } from "../lib/processes.ts";
@@ -18,11 +18,12 @@ import type { Json, MemSample } from "../lib/results.ts";
 async function holdAndMeasure(
   o: Options,
   srv: Server,
+  extraArgs: string[],
 ): Promise<{ held: number; after: number; raw: Json }> {
   const child = new Deno.Command("taskset", {
     args: [
       ...["-c", "1", LOADGEN, "hold", "--port", String(srv.port), "--conns", String(o.idleConns)],
-      ...["--concurrency", "256", "--timeout", "60"],
+      ...["--concurrency", "256", "--timeout", "60", ...extraArgs],
     ],
     cwd: ROOT,
     stdin: "piped",
@@ -51,20 +52,27 @@ async function holdAndMeasure(
   return { held, after, raw: line ? JSON.parse(line) : {} };
 }
 
-/** Runs the suite: every round, every server. */
-export async function memorySuite(o: Options): Promise<MemSample[]> {
-  console.log(`\n== memory per idle connection: ${o.idleConns} open WebSockets ==`);
+/**
+ * Measures every round, every server of `o.servers` (its `variant` program), the load generator
+ * holding the connections with `extraArgs` (e.g. an extension offer).
+ */
+export async function idleMemory(
+  o: Options,
+  variant: Variant,
+  extraArgs: string[] = [],
+): Promise<MemSample[]> {
   const out: MemSample[] = [];
-  await eachServer(o, { variant: "echo", sizes: [0], rotate: false }, async (srv, round) => {
+  await eachServer(o, { variant, sizes: [0], rotate: false }, async (srv, round) => {
     await sleep(500);
     await waitIdle(o.idleWait);
     const before = await rssBytes(srv.proc.pid);
-    const { held, after, raw } = await holdAndMeasure(o, srv);
+    const { held, after, raw } = await holdAndMeasure(o, srv, extraArgs);
     raw.rss_before = before;
     raw.rss_after = after;
     const valid = held === o.idleConns && raw.still_open === o.idleConns && !isNaN(after);
     const per = valid ? (after - before) / held : null;
     out.push({ round, server: srv.name, bytes_per_conn: per, raw });
+    const declined = raw.ext_declined ? `, the server declined the extension` : "";
     console.log(
       `  [${round}/${o.rounds}] ${srv.name.padEnd(12)} ` +
         (valid
@@ -73,8 +81,14 @@ export async function memorySuite(o: Options): Promise<MemSample[]> {
           } MiB)`
           : `INVALID (held ${held}, still open ${raw.still_open ?? "?"}, server ${
             srv.proc.alive ? "alive" : "died"
-          })`),
+          }${declined})`),
     );
   });
   return out;
+}
+
+/** Runs the suite: every round, every server. */
+export async function memorySuite(o: Options): Promise<MemSample[]> {
+  console.log(`\n== memory per idle connection: ${o.idleConns} open WebSockets ==`);
+  return await idleMemory(o, "echo");
 }

@@ -16,26 +16,13 @@
 import type { Options, ScaleoutOptions } from "../lib/args.ts";
 import { fmtNum, fmtSize, pct } from "../lib/format.ts";
 import { broadcastProblem, loadgen } from "../lib/loadgen.ts";
-import { packageVersion, waitIdle } from "../lib/machine.ts";
+import { otherCpu, packageVersion, waitIdle } from "../lib/machine.ts";
 import { stopAll, tryRun } from "../lib/processes.ts";
 import type { Json, ScaleoutResults } from "../lib/results.ts";
 import { SCALEOUT_ANCHOR, SERVERS } from "../lib/servers.ts";
 import { median, preferClean } from "../lib/stats.ts";
 import { Deployment, edgewsBackplaneMissing, Redis } from "./scaleout_deploy.ts";
 import { CONTENDED_CPUS, MAX_ATTEMPTS, PINNING, TOPOLOGIES } from "./scaleout_plan.ts";
-
-/**
- * Other work on the machine while a run was measured, in CPUs: busy time machine-wide minus what
- * the servers, the load generator and Redis used. (Softirq time, the loopback network stack, is
- * charged to the processes it interrupts, so it is in both terms.)
- */
-function otherCpu(r: Json): number | null {
-  if (typeof r.machine_busy_cpus !== "number" || r.machine_busy_cpus < 0) return null;
-  const ours = [r.server_cpu, r.server2_cpu, r.loadgen_cpu, r.redis_cpu]
-    .filter((x) => typeof x === "number" && x > 0)
-    .reduce((a, b) => a + b, 0);
-  return Math.max(0, r.machine_busy_cpus - ours);
-}
 
 type Measured = { r: Json; other: number | null; contended: boolean; attempts: number };
 
