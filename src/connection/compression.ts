@@ -5,6 +5,11 @@
  * Deno and Bun alike); a zlib stream answers asynchronously, so each chain is a queue worked by
  * one async loop. Nothing here exists for a connection without the extension: the uncompressed
  * path pays one null check.
+ *
+ * Where a side starts every message afresh (no context takeover), a message of moderate size
+ * that nothing waits in front of is (de)compressed synchronously with a one-shot zlib call
+ * instead: no stream, no queue and no round trip, and no context kept between messages. That is
+ * most messages of most connections, and several times faster (see bench/RESULTS.md).
  * @module
  */
 
@@ -12,7 +17,7 @@ import * as zlib from "node:zlib";
 import { concatBytes } from "../protocol/bytes.ts";
 import { type CloseDecision, closeFor } from "../protocol/close_causes.ts";
 import { Opcode } from "../protocol/opcodes.ts";
-import { STRICT_UTF8 } from "../protocol/utf8.ts";
+import { STRICT_UTF8, strictUtf8 } from "../protocol/utf8.ts";
 import type { ReceiverHandler } from "../protocol/receiver.ts";
 import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 import { SerialQueue } from "./serial_queue.ts";
@@ -24,6 +29,17 @@ const EMPTY_DEFLATED = new Uint8Array([0x00]);
 const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 /** zlib hands out output in chunks of this size (its default is 16 KiB). */
 const CHUNK_SIZE = 64 * 1024;
+/**
+ * Messages up to this size (compressed, when inflating; plain, when deflating) take the
+ * synchronous path; larger ones go through the stream, which yields to other connections.
+ */
+const SYNC_INPUT_LIMIT = 64 * 1024;
+/**
+ * The most a synchronous inflate may produce: a message that would inflate to more is inflated
+ * again through the stream (or refused, when that is over maxPayload too), so no single call
+ * blocks the event loop for long, whatever the compression ratio.
+ */
+const SYNC_OUTPUT_LIMIT = 1024 * 1024;
 
 type ZlibStream = zlib.InflateRaw | zlib.DeflateRaw;
 
@@ -38,6 +54,18 @@ function writeAndFlush(stream: ZlibStream, input: Uint8Array | null): Promise<vo
 /** A zlib Buffer as a plain Uint8Array over the same memory. */
 function plain(chunk: Uint8Array): Uint8Array {
   return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** Removes the sync flush's trailer from compressed output (RFC 7692 §7.2.1). */
+function withoutTrailer(out: Uint8Array): Uint8Array {
+  const length = out.length;
+  if (
+    length >= 4 && out[length - 4] === 0 && out[length - 3] === 0 &&
+    out[length - 2] === 0xff && out[length - 1] === 0xff
+  ) {
+    out = out.subarray(0, length - 4);
+  }
+  return out.length === 0 ? EMPTY_DEFLATED : out;
 }
 
 // ------------------------------------------------------------------------------- receiving
@@ -114,11 +142,14 @@ export class InboundDeflate {
         if (this.#queue.running) this.#queue.push({ call: () => handler.onClose(code, reason) });
         else handler.onClose(code, reason);
       },
-      onProtocolError: (decision) => {
-        this.stop();
-        handler.onProtocolError(decision);
-      },
+      onProtocolError: (decision) => this.#failNow(decision),
       onCompressedFrame: (opcode, payload, fin) => {
+        if (
+          fin && this.#resetEachMessage && this.#opcode === 0 && !this.#queue.running &&
+          payload.length <= SYNC_INPUT_LIMIT && this.#inflateWhole(opcode, payload)
+        ) {
+          return;
+        }
         this.#backlog += payload.length;
         this.#queue.push({ frame: payload, opcode, fin });
       },
@@ -149,6 +180,48 @@ export class InboundDeflate {
     });
   }
 
+  /**
+   * Inflates a whole message at once and delivers it (the peer resets its context for every
+   * message, so nothing carries over). False when it would inflate past the synchronous limit
+   * but not past maxPayload: the stream then takes it.
+   */
+  #inflateWhole(opcode: number, payload: Uint8Array): boolean {
+    const limit = Math.min(this.#maxPayload, SYNC_OUTPUT_LIMIT);
+    let inflated: Uint8Array;
+    try {
+      inflated = plain(zlib.inflateRawSync(concatBytes([payload, TRAILER]), {
+        finishFlush: Z_SYNC_FLUSH,
+        maxOutputLength: Math.max(1, limit),
+      }));
+    } catch (error) {
+      if (error instanceof RangeError) {
+        // Over the limit: zlib stops there, so a bomb never expands further.
+        if (limit < this.#maxPayload) return false;
+        this.#failNow(closeFor("message-too-big", this.#maxPayload));
+      } else {
+        // zlib's words ("invalid block type", ...) go with the reason: they say what was wrong.
+        this.#failNow(closeFor("invalid-compressed-data", 0, (error as Error).message));
+      }
+      return true;
+    }
+    let message: string | Uint8Array = inflated;
+    if (opcode === Opcode.Text) {
+      try {
+        message = strictUtf8.decode(inflated);
+      } catch {
+        this.#failNow(closeFor("invalid-utf8"));
+        return true;
+      }
+    }
+    this.#handler.onMessage(message, inflated.length);
+    return true;
+  }
+
+  #failNow(decision: CloseDecision): void {
+    this.stop();
+    this.#handler.onProtocolError(decision);
+  }
+
   #createInflater(): zlib.InflateRaw {
     const inflater = zlib.createInflateRaw({ windowBits: 15, chunkSize: CHUNK_SIZE });
     inflater.on("data", (chunk: Uint8Array) => this.#onInflated(chunk));
@@ -176,9 +249,7 @@ export class InboundDeflate {
     this.#wake = null;
     if (this.#stopped) return;
     if (this.#failure !== null) {
-      const failure = this.#failure;
-      this.stop();
-      this.#handler.onProtocolError(failure);
+      this.#failNow(this.#failure);
       return;
     }
     if (!fin) return;
@@ -188,8 +259,7 @@ export class InboundDeflate {
         const tail = this.#decoder?.decode() ?? "";
         if (tail.length > 0) this.#text.push(tail);
       } catch {
-        this.stop();
-        this.#handler.onProtocolError(closeFor("invalid-utf8"));
+        this.#failNow(closeFor("invalid-utf8"));
         return;
       }
       message = this.#text.length === 1 ? this.#text[0] : this.#text.join("");
@@ -287,6 +357,14 @@ export class OutboundDeflate {
    */
   offer(opcode: number, payload: Uint8Array, compress: boolean, owned: boolean): boolean {
     if (!compress || payload.length < this.#agreement.threshold || this.#stopped) return false;
+    if (
+      this.#agreement.sendNoContextTakeover && !this.#queue.running &&
+      payload.length <= SYNC_INPUT_LIMIT
+    ) {
+      const compressed = this.#compressWhole(payload);
+      this.#release(() => this.#sink.frame(opcode, compressed, true, true));
+      return true;
+    }
     this.#pendingBytes += payload.length;
     // zlib reads the bytes later; the application may reuse its buffer as soon as send returns.
     this.#queue.push({ compress: owned ? payload : payload.slice(), opcode });
@@ -374,18 +452,23 @@ export class OutboundDeflate {
   async #compress(data: Uint8Array): Promise<Uint8Array> {
     const deflater = this.#deflater ??= this.#createDeflater();
     await writeAndFlush(deflater, data);
-    let out = concatBytes(this.#output, this.#outputLength);
+    const out = concatBytes(this.#output, this.#outputLength);
     const length = this.#outputLength;
     this.#output = [];
     this.#outputLength = 0;
     if (this.#agreement.sendNoContextTakeover && !this.#stopped) deflater.reset();
-    if (length === 0) return EMPTY_DEFLATED;
-    if (
-      length >= 4 && out[length - 4] === 0 && out[length - 3] === 0 &&
-      out[length - 2] === 0xff && out[length - 1] === 0xff
-    ) {
-      out = out.subarray(0, length - 4);
-    }
-    return out.length === 0 ? EMPTY_DEFLATED : out;
+    return length === 0 ? EMPTY_DEFLATED : withoutTrailer(out);
+  }
+
+  /** One message compressed at once, with a context of its own (no context takeover only). */
+  #compressWhole(data: Uint8Array): Uint8Array {
+    const { level, memLevel, sendWindowBits } = this.#agreement;
+    const out = zlib.deflateRawSync(data, {
+      level,
+      memLevel,
+      windowBits: sendWindowBits,
+      finishFlush: Z_SYNC_FLUSH,
+    });
+    return withoutTrailer(plain(out));
   }
 }
