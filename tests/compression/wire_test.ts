@@ -8,65 +8,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import * as zlib from "node:zlib";
 import type { WebSocketServer } from "../../mod.ts";
-import { concat, hex } from "../helpers/bytes.ts";
-import { RawClient } from "../helpers/raw_client.ts";
+import { hex } from "../helpers/bytes.ts";
+import type { RawClient } from "../helpers/raw_client.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { bytes, clientFrame, closeCodeOf, closePayload, OP, text } from "../helpers/wire.ts";
-
-const OFFER = { "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits" };
-const RSV1 = 4;
-
-/** Raw-deflates `input` test-side (streaming, so a 1 GiB bomb never exists in memory). */
-async function deflate(chunks: Iterable<Uint8Array>): Promise<Uint8Array> {
-  const stream = zlib.createDeflateRaw({ level: 9 });
-  const out: Uint8Array[] = [];
-  stream.on("data", (c: Uint8Array) => out.push(c));
-  for (const chunk of chunks) stream.write(chunk);
-  await new Promise<void>((resolve) => stream.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
-  stream.close();
-  const all = concat(...out);
-  assert.equal(hex(all.subarray(all.length - 4), " "), "00 00 ff ff");
-  return all.subarray(0, all.length - 4);
-}
-
-/** Inflates server messages test-side, one inflater per connection (context takeover). */
-function inflater(): (payload: Uint8Array) => Promise<Uint8Array> {
-  const stream = zlib.createInflateRaw();
-  let out: Uint8Array[] = [];
-  stream.on("data", (c: Uint8Array) => out.push(c));
-  return async (payload) => {
-    stream.write(payload);
-    stream.write(new Uint8Array([0, 0, 0xff, 0xff]));
-    await new Promise<void>((resolve) =>
-      stream.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())
-    );
-    const all = concat(...out);
-    out = [];
-    return all;
-  };
-}
-
-async function open(server: WebSocketServer, headers: Record<string, string> = OFFER) {
-  const client = await RawClient.connect(server.port);
-  client.write(
-    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n` +
-      Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "\r\n",
-  );
-  const head = await client.readResponseHead();
-  assert.equal(head.status, 101);
-  return { client, extensions: head.headers.get("sec-websocket-extensions") ?? null };
-}
-
-async function expectClose(client: RawClient, code: number): Promise<void> {
-  const frames = await client.readUntilClose(10_000);
-  const close = frames.at(-1);
-  assert.ok(close !== undefined && close.opcode === OP.close, "a close frame");
-  assert.equal(closeCodeOf(close), code);
-  await client.waitForEnd(10_000);
-}
+import { deflate, expectClose, inflater, OFFER, open, RSV1 } from "./_deflate_wire.ts";
 
 describe(`permessage-deflate on the wire (${RUNTIME})`, () => {
   let server: WebSocketServer;
