@@ -24,8 +24,10 @@ import { TLS_CA, TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
 import { clientFrame, OP, readFrame } from "../helpers/wire.ts";
 import { descriptorsBackTo, settledOpenFiles, startServerProcess } from "./_processes.ts";
 
-/** `ulimit -n` of the server: room for about 230 connections on Deno (25 descriptors in use at idle), 250 on
- * Bun (6). */
+/**
+ * `ulimit -n` of the server: room for about 230 connections on Deno (25 descriptors in use at
+ * idle), 250 on Bun (6).
+ */
 const LIMIT = 256;
 /** Clients connected first, one batch at a time: all fit. */
 const KEPT = 150;
