@@ -149,6 +149,14 @@ async function openClients(port: number, secure: boolean, count: number): Promis
   return clients;
 }
 
+/** How many of `clients` echo a message each (within 10 s). */
+async function echoAll(clients: Client[], what: string): Promise<number> {
+  const echoes = await Promise.allSettled(
+    clients.map((client, i) => client.echo(`${what} ${i}`, 10_000)),
+  );
+  return echoes.filter((echo) => echo.status === "fulfilled").length;
+}
+
 /** The CPU time (user + system) a process has used, in seconds. */
 function cpuSeconds(pid: number): number {
   // The fields after the command name, which is in parentheses and may hold spaces.
@@ -226,7 +234,7 @@ async function overload(secure: boolean, all: Client[]): Promise<void> {
       await sleep(TRICKLE_MS);
     }
   })();
-  await Promise.all(served.map((client, i) => client.echo(`while full ${i}`, 10_000)));
+  const echoesWhileFull = await echoAll(served, "while full");
   await arriving;
   const cpuShare = (cpuSeconds(pid) - cpuBefore) / ((Date.now() - startedAt) / 1000);
   all.push(...trickle);
@@ -238,22 +246,29 @@ async function overload(secure: boolean, all: Client[]): Promise<void> {
   const staying = kept.slice(0, 10);
   for (const client of served.slice(10)) client.socket.destroy();
   const descriptorsAfter = await descriptorsBackTo(pid, idle + staying.length);
-  const newcomers = await openClients(server.port, secure, 20);
+  const newcomers = Array.from({ length: 20 }, () => new Client(server.port, secure));
   all.push(...newcomers);
-  await Promise.all(
-    [...staying, ...newcomers].map((client, i) => client.echo(`after ${i}`, 10_000)),
+  await Promise.all(newcomers.map((client) => client.settle(10_000)));
+  const newcomerOutcomes = tally(newcomers);
+  const echoesAfter = await echoAll(
+    [...staying, ...newcomers.filter((client) => client.outcome === "101")],
+    "after",
   );
 
+  // Everything is measured before anything is asserted, so that a failure shows the whole story.
   console.log(
     `${scheme}:// on ${RUNTIME} at ulimit -n ${LIMIT} (${idle} in use at idle): ` +
       JSON.stringify({
         excess: excessOutcomes,
         excessSlowestMs: excessSlowest,
         served: served.length,
+        echoesWhileFull,
         trickle: trickleOutcomes,
         trickleSlowestMs: trickleSlowest,
         cpuWhileFull: `${Math.round(cpuShare * 100)}%`,
         descriptorsAfter,
+        newcomers: newcomerOutcomes,
+        echoesAfter,
       }),
   );
 
@@ -268,6 +283,11 @@ async function overload(secure: boolean, all: Client[]): Promise<void> {
   );
   assert.ok(excessSlowest <= SETTLE_MS, `an excess client waited ${excessSlowest} ms`);
   // (a) and (c): served while full, without spinning.
+  assert.equal(
+    echoesWhileFull,
+    served.length,
+    "every client held echoed while the server was full",
+  );
   assert.ok(
     cpuShare < MAX_CPU_SHARE,
     `the server used ${Math.round(cpuShare * 100)}% of a core while full: a busy loop`,
@@ -280,11 +300,14 @@ async function overload(secure: boolean, all: Client[]): Promise<void> {
     trickleSlowest <= SETTLE_MS,
     `a client arriving while full waited ${trickleSlowest} ms`,
   );
-  // (d) It recovered (the echoes above), (e) and said so once, and only that.
+  // (d) It recovered: the descriptors came back, newcomers got in, and everyone echoes.
   assert.ok(
     descriptorsAfter <= idle + staying.length + SLACK,
-    `${descriptorsAfter} descriptors open`,
+    `${descriptorsAfter} descriptors open after all but ${staying.length} clients left`,
   );
+  assert.deepEqual(newcomerOutcomes, { "101": newcomers.length }, "newcomers after the overload");
+  assert.equal(echoesAfter, staying.length + newcomers.length, "echoes after the overload");
+  // (e) It said so once, and nothing else.
   const stderr = server.child.stderr().trim().split("\n");
   assert.equal(stderr.length, 1, `stderr says one thing:\n${server.child.stderr()}`);
   assert.match(stderr[0], WARNING);
