@@ -7,10 +7,13 @@
  */
 
 import process from "node:process";
+import { closeSync, openSync } from "node:fs";
 import { isIP } from "node:net";
+import { devNull } from "node:os";
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 import { DialFailure } from "../errors.ts";
 import { dialReason, kindOfCode, listenError, type NetFailureKind } from "./net_errors.ts";
+import { DescriptorLimitReport, isOutOfDescriptors } from "./descriptor_limit.ts";
 
 /** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
 interface BunSocket {
@@ -134,6 +137,8 @@ export const listenBun: ListenFunction = (options, onAccept) => {
     );
   }
   let listener: BunListener;
+  // Reported under the address asked for; the port is known once listening.
+  let limit = new DescriptorLimitReport(options.hostname, options.port);
   try {
     listener = bun().listen({
       hostname: options.hostname,
@@ -142,6 +147,14 @@ export const listenBun: ListenFunction = (options, onAccept) => {
       reusePort,
       socket: {
         open(socket) {
+          if (atDescriptorLimit()) {
+            // This socket took the last descriptor: refuse it, and so keep one free, with which
+            // Bun accepts (and this refuses) each connection that comes while none can be served.
+            limit.reached();
+            socket.terminate();
+            return;
+          }
+          limit.recovered();
           // With TLS, `open` comes once TCP is accepted, before the TLS handshake (`handshake`
           // says when that is over), so the server's handshake timer covers the TLS handshake.
           socket.setNoDelay(true);
@@ -163,6 +176,7 @@ export const listenBun: ListenFunction = (options, onAccept) => {
     if (kind === undefined && !hasCode(error) && isIP(options.hostname) === 0) kind = "unresolved";
     throw listenError(options.hostname, options.port, kind, error);
   }
+  limit = new DescriptorLimitReport(listener.hostname, listener.port);
   let open = true;
   return {
     address: { hostname: listener.hostname, port: listener.port },
@@ -174,6 +188,21 @@ export const listenBun: ListenFunction = (options, onAccept) => {
     },
   };
 };
+
+/**
+ * Whether the process has no file descriptor left, found by opening one. Bun reports nothing when
+ * its accept fails for want of one, and retries it at once, forever (uSockets' event loop spins
+ * at 100% CPU while connections wait), so the adapter must never let the last one be taken by a
+ * connection it keeps. Two system calls per accepted connection.
+ */
+function atDescriptorLimit(): boolean {
+  try {
+    closeSync(openSync(devNull, "r"));
+    return false;
+  } catch (error) {
+    return isOutOfDescriptors(error);
+  }
+}
 
 /** Connects with `Bun.connect`, with `tls` when asked; resolves once TLS (if any) is verified. */
 export const dialBun: DialFunction = (options) =>

@@ -7,8 +7,15 @@
 
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 import { DialFailure } from "../errors.ts";
-import { dialReason, kindOfCode, listenError, type NetFailureKind } from "./net_errors.ts";
+import {
+  dialReason,
+  hostPort,
+  kindOfCode,
+  listenError,
+  type NetFailureKind,
+} from "./net_errors.ts";
 import { acceptTls, tlsContext } from "./tls_accept.ts";
+import { DescriptorLimitReport, isOutOfDescriptors } from "./descriptor_limit.ts";
 
 /**
  * Listens with `Deno.listen`; with a certificate, each accepted socket starts its TLS handshake
@@ -19,48 +26,100 @@ import { acceptTls, tlsContext } from "./tls_accept.ts";
 export const listenDeno: ListenFunction = (options, onAccept) => {
   const reusePort = options.reusePort === true;
   if (reusePort) checkReusePort();
-  let listener: Deno.Listener;
   let accept = denoTransport;
+  const listenTcp = (port: number) =>
+    Deno.listen({ hostname: options.hostname, port, transport: "tcp", reusePort });
+  let listener: Deno.Listener;
   try {
     // The certificate first: one that cannot be used fails here, before the port is taken.
     if (options.tls !== undefined) {
       const context = tlsContext(options.tls);
       accept = (conn) => acceptTls(denoTransport(conn), context);
     }
-    listener = Deno.listen({
-      hostname: options.hostname,
-      port: options.port,
-      transport: "tcp",
-      reusePort,
-    });
+    listener = listenTcp(options.port);
   } catch (error) {
     // Deno names neither the address nor, for a name lookup, the kind of failure.
     throw listenError(options.hostname, options.port, denoKind(error), error);
   }
+  const address = netAddress(listener.addr);
+  const limit = new DescriptorLimitReport(address.hostname, address.port);
   let open = true;
+
+  /**
+   * Out of descriptors, the connections waiting in the accept queue cannot be accepted, nor
+   * refused one by one (closing one takes a descriptor, and Deno's permissions allow no spare
+   * one to be kept, as libuv does). Closing the listening socket resets them all and frees its
+   * own descriptor, which the new listener on the same port takes back at once. Until it
+   * listens again (should that descriptor be gone meanwhile, or the port taken), connections
+   * are refused, and it retries with a growing delay.
+   */
+  const refuseWaiting = async () => {
+    listener.close();
+    let told = false;
+    for (let delay = MIN_RETRY_MS; open; delay = Math.min(2 * delay, MAX_RETRY_MS)) {
+      try {
+        listener = listenTcp(address.port);
+        return;
+      } catch (error) {
+        // Out of descriptors still: the warning has been given. Anything else, once.
+        if (!told && !isOutOfDescriptors(error)) {
+          told = true;
+          console.error(
+            `edgews: cannot listen on ${hostPort(address.hostname, address.port)} again; retrying:`,
+            error,
+          );
+        }
+        await sleep(delay);
+      }
+    }
+  };
+
   (async () => {
+    let delay = MIN_RETRY_MS;
     while (open) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (error) {
-        if (!open || error instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors, a reset during accept: keep serving.
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        if (!open) return;
+        if (isOutOfDescriptors(error)) {
+          limit.reached();
+          await refuseWaiting();
+          continue;
+        }
+        if (error instanceof Deno.errors.BadResource) return;
+        // A connection reset while it waited, or the kernel short of memory: keep serving, but
+        // without retrying at once an accept that keeps failing.
+        await sleep(delay);
+        delay = Math.min(2 * delay, MAX_RETRY_MS);
         continue;
       }
+      delay = MIN_RETRY_MS;
+      limit.recovered();
       onAccept(accept(conn));
     }
   })();
   return {
-    address: netAddress(listener.addr),
+    address,
     close() {
       if (!open) return;
       open = false;
-      listener.close();
+      try {
+        listener.close();
+      } catch {
+        // Closed already, between an accept that ran out of descriptors and listening again.
+      }
     },
   };
 };
+
+/** The first and the longest wait before retrying a failed accept or listen, in ms. */
+const MIN_RETRY_MS = 10;
+const MAX_RETRY_MS = 1_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /**
  * Throws unless `reusePort` can work here. Deno ignores it silently outside Linux, and without

@@ -12,7 +12,9 @@ import {
   startChild,
   startListener,
 } from "../helpers/processes.ts";
+import { readdirSync } from "node:fs";
 import { RUNTIME } from "../helpers/servers.ts";
+import { sleep } from "../helpers/timing.ts";
 
 /** Starts the Node load driver in `mode` with `config` (it exits by itself after `maxMs`). */
 export function startDriver(mode: string, config: Record<string, unknown>): Child {
@@ -39,17 +41,26 @@ export interface ServerStats {
   gc: boolean;
 }
 
-/** An edgews echo server in a child process on this test's runtime, with `options`. */
+/**
+ * An edgews echo server in a child process on this test's runtime, with `options`; with
+ * `descriptorLimit`, the process may open at most that many files (`ulimit -n`, soft and hard).
+ */
 export async function startServerProcess(
   options: Record<string, unknown>,
   maxMs = 120_000,
+  descriptorLimit?: number,
 ): Promise<{ child: Child; port: number; stats(): Promise<ServerStats> }> {
-  const [command, args] = scriptCommand(
+  let [command, args] = scriptCommand(
     RUNTIME,
     "tests/hardening/_server.ts",
     [JSON.stringify({ ...options, maxMs })],
     { exposeGc: true },
   );
+  if (descriptorLimit !== undefined) {
+    // The shell sets the limit and becomes the runtime (exec): the child's pid is the server's.
+    args = ["-c", `ulimit -n ${descriptorLimit} && exec "$0" "$@"`, command, ...args];
+    command = "sh";
+  }
   const { child, port } = await startListener(command, args, { deadlineMs: maxMs + 5_000 });
   return {
     child,
@@ -65,6 +76,36 @@ export async function startServerProcess(
 export function startEchoExample(port: number, deadlineMs: number): Child {
   const [command, args] = exampleCommand("examples/echo.ts");
   return startChild(command, args, { deadlineMs, env: { PORT: String(port) } });
+}
+
+/** Open descriptors of a process (Linux /proc). */
+export function openFiles(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/**
+ * A process's descriptors once they have stayed the same for a second (up to 5 s): Deno opens a
+ * socket pair of its own about half a second after it starts, which is not what is measured.
+ */
+export async function settledOpenFiles(pid: number): Promise<number> {
+  let count = openFiles(pid);
+  for (let same = 0, i = 0; same < 5 && i < 25; i++) {
+    await sleep(200);
+    const now = openFiles(pid);
+    same = now === count ? same + 1 : 0;
+    count = now;
+  }
+  return count;
+}
+
+/** Waits (up to 5 s) for a process's descriptors to come down to `before`; returns the count. */
+export async function descriptorsBackTo(pid: number, before: number): Promise<number> {
+  let now = openFiles(pid);
+  for (let i = 0; i < 50 && now > before; i++) {
+    await sleep(100);
+    now = openFiles(pid);
+  }
+  return now;
 }
 
 /** MiB, for messages. */

@@ -13,13 +13,17 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
 import { connect, type WebSocketServer } from "../../mod.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { sleep } from "../helpers/timing.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { clientFrame, OP, text } from "../helpers/wire.ts";
-import { startDriver, startServerProcess } from "./_processes.ts";
+import {
+  descriptorsBackTo,
+  settledOpenFiles,
+  startDriver,
+  startServerProcess,
+} from "./_processes.ts";
 import { killChildren } from "../helpers/processes.ts";
 import { TLS_CA, TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
 
@@ -179,36 +183,6 @@ async function keepEchoing(url: string, caCerts?: string[]) {
       return result;
     },
   };
-}
-
-/** Open descriptors of a process (Linux /proc). */
-function openFiles(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/**
- * A process's descriptors once they have stayed the same for a second (up to 5 s): Deno opens a
- * socket pair of its own about half a second after it starts, which is not what is measured.
- */
-async function settledOpenFiles(pid: number): Promise<number> {
-  let count = openFiles(pid);
-  for (let same = 0, i = 0; same < 5 && i < 25; i++) {
-    await sleep(200);
-    const now = openFiles(pid);
-    same = now === count ? same + 1 : 0;
-    count = now;
-  }
-  return count;
-}
-
-/** Waits (up to 5 s) for a process's descriptors to come back to `before`; returns the count. */
-async function descriptorsBackTo(pid: number, before: number): Promise<number> {
-  let now = openFiles(pid);
-  for (let i = 0; i < 50 && now > before; i++) {
-    await sleep(100);
-    now = openFiles(pid);
-  }
-  return now;
 }
 
 describe("slowloris against TLS and request bodies", () => {
