@@ -406,12 +406,6 @@ export class WebSocketServer<T = undefined> {
       );
       return respond(errorResponse({ status: 500, message: "Internal Server Error" }));
     }
-    if (this.#shutdown !== null) {
-      return respond(errorResponse({ status: 503, message: "Server shutting down" }));
-    }
-    if (this.#connections.size >= (this.#options.maxConnections ?? Infinity)) {
-      return respond(errorResponse({ status: 503, message: "Too many connections" }));
-    }
     const deflate = negotiateServer(
       head.headers.get("sec-websocket-extensions"),
       this.#deflateOptions,
@@ -423,6 +417,14 @@ export class WebSocketServer<T = undefined> {
       deflate?.response ?? "",
       extraHeaders,
     );
+    // Checked after the last wait, right before the connection counts: handshakes that were
+    // under way together must not all slip in under maxConnections.
+    if (this.#shutdown !== null) {
+      return respond(errorResponse({ status: 503, message: "Server shutting down" }));
+    }
+    if (this.#connections.size >= (this.#options.maxConnections ?? Infinity)) {
+      return respond(errorResponse({ status: 503, message: "Too many connections" }));
+    }
     writer.write(response).catch(ignore);
     const ws = new Connection<T>({
       transport,

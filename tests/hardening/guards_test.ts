@@ -1,6 +1,6 @@
 /**
  * Guards: `maxConnections` answers 503 to the next upgrade while the open connections keep
- * working; `allowOrigins` answers 403 to a foreign `Origin` (cross-site WebSocket hijacking) and
+ * working, also when many upgrades arrive at once; `allowOrigins` answers 403 to a foreign `Origin` (cross-site WebSocket hijacking) and
  * accepts an allowed or missing one; a handler that throws or rejects, in `open`, `message` or
  * `close`, closes only its own connection with 1011, its error goes to the `error` callback, and
  * the server keeps serving.
@@ -60,6 +60,19 @@ describe("guards", () => {
     const again = await RawClient.open(server.port);
     clients.push(again);
     await echoes(again, "room again");
+  });
+
+  test("maxConnections holds when many upgrades arrive at once", { timeout: 20_000 }, async () => {
+    const server = startServer({ maxConnections: 5 });
+    servers.push(server);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => upgradeStatus(server.port)),
+    );
+    clients.push(...results.map((r) => r.client));
+    const statuses = results.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 101).length, 5, `statuses: ${statuses}`);
+    assert.equal(statuses.filter((s) => s === 503).length, 35);
+    assert.equal(server.connectionCount, 5);
   });
 
   test("allowOrigins: 403 for a foreign Origin, 101 for an allowed or missing one", {
