@@ -271,8 +271,9 @@ describe("closing", () => {
 });
 
 describe("with permessage-deflate", () => {
+  // With context takeover, so that compression goes through the stream (asynchronously).
   const agreement: DeflateAgreement = {
-    sendNoContextTakeover: true,
+    sendNoContextTakeover: false,
     receiveNoContextTakeover: true,
     sendWindowBits: 15,
     receiveWindowBits: 15,
@@ -286,6 +287,23 @@ describe("with permessage-deflate", () => {
         finishFlush: constants.Z_SYNC_FLUSH,
       }),
     );
+
+  test("without context takeover a message is compressed at once, nothing to wait for", async () => {
+    const { sink, sender } = setUp({ deflate: { ...agreement, sendNoContextTakeover: true } });
+    const long = "compress me ".repeat(100);
+    assert.equal(sender.sendMessage(Opcode.Text, text(long), true, true), "sent");
+    const buffered = sender.bufferedAmount;
+    assert.ok(buffered > 0 && buffered < long.length / 4, `compressed already: ${buffered}`);
+    sender.sendMessage(Opcode.Text, text("short"), true, true);
+    while (sink.writes.length < 1) await settle();
+    for (let i = 0; i < 20 && sink.inFlight > 0; i++) await sink.complete();
+    const frames = sink.writes.flatMap((w) => framesOf(w));
+    assert.deepEqual(frames.map((f) => [f.opcode, f.rsv1]), [[Opcode.Text, true], [
+      Opcode.Text,
+      false,
+    ]]);
+    assert.equal(inflate(frames[0].payload), long); // inflated alone: no context kept
+  });
 
   test("frames sent after a compressed message wait behind it, in order", async () => {
     const { sink, sender } = setUp({ deflate: agreement });
