@@ -64,7 +64,10 @@ export function kindOfNodeError(error: unknown): NetFailureKind | undefined {
   if (typeof code === "string" && UNTRUSTED_CODES.has(code)) return "untrusted";
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-name";
   const message = error instanceof Error ? error.message : "";
-  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|PACKET_LENGTH_TOO_LONG/i.test(message)) return "not-tls";
+  // Bun's messages say `WRONG_VERSION_NUMBER`, Node's `wrong version number` (and its code
+  // `ERR_SSL_WRONG_VERSION_NUMBER`).
+  const notTls = /WRONG[_ ]VERSION[_ ]NUMBER|HTTP[_ ]REQUEST|PACKET[_ ]LENGTH[_ ]TOO[_ ]LONG/i;
+  if (notTls.test(message)) return "not-tls";
   if (/disconnected before secure TLS|connection closed/i.test(message)) return "tls-closed";
   return undefined;
 }
