@@ -49,8 +49,9 @@ interface ListenErrorMessage {
 const listenTracing = tracingChannel("net.server.listen");
 
 /**
- * Listens with a `net.Server` (`allowHalfOpen`, so that `closeWrite` and the peer's FIN are
- * independent, as on Deno); `reusePort` on Linux only, as on the other runtimes.
+ * Listens with a `net.Server`; `reusePort` on Linux only, as on the other runtimes. Sockets are
+ * not `allowHalfOpen`: once the peer's FIN has been read, the socket closes after what was
+ * written, as a Deno connection (whose readable closes it at its end) and a Bun socket do.
  */
 export const listenNode: ListenFunction = (options, onAccept) => {
   const reusePort = options.reusePort === true;
@@ -60,7 +61,7 @@ export const listenNode: ListenFunction = (options, onAccept) => {
       `reusePort (SO_REUSEPORT) is supported on Linux only, not on ${process.platform}`,
     );
   }
-  const server = createServer({ allowHalfOpen: true, noDelay: true });
+  const server = createServer({ noDelay: true });
   // The certificate first: one that cannot be used fails here, before the port is taken.
   let context;
   try {
@@ -166,12 +167,7 @@ export const dialNode: DialFunction = (options) =>
     const fail = (error: Error) => {
       reject(new DialFailure(dialReason(kindOfNodeError(error), error, where), error));
     };
-    const tcp = connectTcp({
-      host: options.hostname,
-      port: options.port,
-      noDelay: true,
-      allowHalfOpen: true,
-    });
+    const tcp = connectTcp({ host: options.hostname, port: options.port, noDelay: true });
     tcp.once("error", fail);
     tcp.once("connect", () => {
       tcp.off("error", fail);
@@ -190,7 +186,6 @@ export const dialNode: DialFunction = (options) =>
         servername: isIP(serverName) === 0 ? serverName : undefined,
         secureContext: tls.caCerts === undefined ? undefined : trustingAlso(tls.caCerts),
         rejectUnauthorized: true,
-        // (`allowHalfOpen` comes from the TCP socket.)
       });
       secure.once("error", (error: Error) => {
         fail(error);
