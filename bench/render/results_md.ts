@@ -7,7 +7,14 @@
 
 import { fmtNum } from "../lib/format.ts";
 import type { Results } from "../lib/results.ts";
-import { codecTable, rateTable, ratioTable, simpleTable, targetTable } from "./tables.ts";
+import {
+  codecTable,
+  mediansByServer,
+  rateTable,
+  ratioTable,
+  simpleTable,
+  targetTable,
+} from "./tables.ts";
 
 /** The pointer from RESULTS.md to SCALEOUT.md, which the scale-out suite renders on its own. */
 const SCALEOUT_POINTER = [
@@ -24,6 +31,7 @@ const SCALEOUT_POINTER = [
 const FANOUT: Record<string, string> = {
   "edgews-deno": "`server.publish`",
   "edgews-bun": "`server.publish`",
+  "edgews-node": "`server.publish`",
   "bun-native": "`server.publish`",
   "deno-native": "loop of `send`",
   "ws-node": "loop of `send`",
@@ -33,26 +41,22 @@ const FANOUT: Record<string, string> = {
 function tables(r: Results) {
   const o = r.options;
   const t = r.throughput, b = r.broadcast;
+  const memoryRows = r.memory?.samples.map((x) => ({
+    server: x.server,
+    value: x.bytes_per_conn === null ? null : x.bytes_per_conn / 1024,
+  }));
+  const handshakeRows = r.handshake?.samples.map((x) => ({ server: x.server, value: x.per_sec }));
   return {
     throughput: t &&
       rateTable(o.servers, o.sizes, t.medians, t.samples, (s) => s.msgs_per_sec, "msg/s"),
     ratios: t && ratioTable(t.medians, o.sizes),
-    targets: t && targetTable(t.medians),
-    memory: r.memory && simpleTable(
-      o.servers,
-      `KiB per idle connection (${o.idleConns} conns)`,
-      r.memory.samples.map((x) => ({
-        server: x.server,
-        value: x.bytes_per_conn === null ? null : x.bytes_per_conn / 1024,
-      })),
-      2,
-    ),
-    handshake: r.handshake && simpleTable(
-      o.servers,
-      "handshakes/s",
-      r.handshake.samples.map((x) => ({ server: x.server, value: x.per_sec })),
-      0,
-    ),
+    targets: targetTable(t?.medians, {
+      memory: memoryRows && mediansByServer(memoryRows),
+      handshake: handshakeRows && mediansByServer(handshakeRows),
+    }),
+    memory: memoryRows &&
+      simpleTable(o.servers, `KiB per idle connection (${o.idleConns} conns)`, memoryRows, 2),
+    handshake: handshakeRows && simpleTable(o.servers, "handshakes/s", handshakeRows, 0),
     broadcast: b &&
       rateTable(o.servers, o.bcSizes, b.medians, b.samples, (s) => s.per_sec, "deliveries/s", {
         title: "fan-out",
@@ -132,7 +136,6 @@ export function resultsMarkdown(r: Results): string {
       "",
     );
     if (t.ratios) md.push("### Ratios (edgews ÷ anchor)", "", t.ratios, "");
-    if (t.targets) md.push("### Targets", "", t.targets, "");
     md.push("![echo throughput chart](results.svg)", "");
   }
   if (t.memory) {
@@ -156,6 +159,7 @@ export function resultsMarkdown(r: Results): string {
       "",
     );
   }
+  if (t.targets) md.push("## Targets", "", t.targets, "");
   if (t.broadcast) {
     md.push(
       "## Broadcast fan-out",
