@@ -24,8 +24,8 @@ export const BIN = {
 } as const;
 
 /**
- * The command that runs `script` with `args` on `runtime`, with every permission: `deno run -A`
- * (with the garbage collector exposed when `exposeGc`), `bun`, `node`.
+ * The command that runs `script` with `args` on `runtime`, with every permission: `deno run -A`,
+ * `bun`, `node` (with the garbage collector exposed when `exposeGc`: Bun's always is).
  */
 export function scriptCommand(
   runtime: keyof typeof BIN,
@@ -33,7 +33,10 @@ export function scriptCommand(
   args: string[] = [],
   options: { exposeGc?: boolean } = {},
 ): [string, string[]] {
-  if (runtime !== "deno") return [BIN[runtime], [script, ...args]];
+  if (runtime === "bun") return [BIN.bun, [script, ...args]];
+  if (runtime === "node") {
+    return [BIN.node, [...(options.exposeGc ? ["--expose-gc"] : []), script, ...args]];
+  }
   const flags = options.exposeGc ? ["--v8-flags=--expose-gc"] : [];
   return [BIN.deno, ["run", "-A", ...flags, script, ...args]];
 }
