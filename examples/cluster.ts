@@ -5,6 +5,7 @@
  *
  *   npx deno run -A examples/cluster.ts examples/chat/server.ts
  *   npx bun run examples/cluster.ts examples/chat/server.ts
+ *   node examples/cluster.ts examples/chat/server.ts
  *
  * Workers run on the launcher's runtime (Deno workers get `run -A --unstable-net`: `reusePort` is
  * unstable in Deno 2). Every worker gets PORT and `REUSE_PORT=1`, which the examples pass to
@@ -69,7 +70,9 @@ const [command, runtimeArgs] = "Deno" in globalThis
   // -A: the launcher was given -A to spawn processes at all, so this grants nothing new, and the
   // workers may need whatever the example needs (net, env, a backplane's config file...).
   ? [process.execPath, ["run", "-A", "--unstable-net"]]
-  : [process.execPath, ["run"]];
+  : "Bun" in globalThis
+  ? [process.execPath, ["run"]]
+  : [process.execPath, []];
 
 const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({
   id: i + 1,

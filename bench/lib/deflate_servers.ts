@@ -6,14 +6,15 @@
  * @module
  */
 
-import { BUN, DENO } from "./paths.ts";
+import { BUN, DENO, NODE } from "./paths.ts";
 
 /** The compressing echo server of each server that has one, by the name the options use. */
 export const DEFLATE_ECHO: Record<string, string[]> = {
   "edgews-deno": [DENO, "run", "-A", "bench/servers/edgews_deflate.ts"],
   "edgews-bun": [BUN, "bench/servers/edgews_deflate.ts"],
+  "edgews-node": [NODE, "bench/servers/edgews_deflate.ts"],
   "bun-native": [BUN, "bench/servers/bun_native_deflate.ts"],
-  "ws-node": ["node", "bench/servers/ws_node_deflate.mjs"],
+  "ws-node": [NODE, "bench/servers/ws_node_deflate.mjs"],
 };
 
 /** Why a server of `--servers` is missing from the compression suites (for the reports). */

@@ -6,7 +6,7 @@
  */
 
 import { fmtNum } from "./format.ts";
-import { BUN, DENO, ROOT } from "./paths.ts";
+import { BUN, DENO, NODE, ROOT } from "./paths.ts";
 import { sleep, tryRun } from "./processes.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -33,7 +33,7 @@ export async function machineInfo(): Promise<Json> {
     kernel: await tryRun(["uname", "-r"]),
     deno: (await tryRun([DENO, "--version"])).split("\n")[0],
     bun: await tryRun([BUN, "--version"]),
-    node: await tryRun(["node", "--version"]),
+    node: await tryRun([NODE, "--version"]),
     ws: await packageVersion("ws"),
     gcc: (await tryRun(["gcc", "--version"])).split("\n")[0],
     loadavg_at_start: (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" "),

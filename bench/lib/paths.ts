@@ -11,6 +11,8 @@ export const ROOT: string = new URL("../..", import.meta.url).pathname.replace(/
 export const DENO: string = Deno.execPath();
 /** Bun as installed by npm (package.json's devDependencies). */
 export const BUN: string = `${ROOT}/node_modules/.bin/bun`;
+/** Node as installed by npm (the pinned one, not the system's). */
+export const NODE: string = `${ROOT}/node_modules/.bin/node`;
 /** The load generator's source and the binary built from it (git ignores bench/.build/). */
 export const LOADGEN_SRC: string = `${ROOT}/bench/loadgen/loadgen.c`;
 /** The compiled load generator. */

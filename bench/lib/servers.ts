@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BUN, DENO } from "./paths.ts";
+import { BUN, DENO, NODE } from "./paths.ts";
 
 /** A server under test. */
 export type ServerSpec = {
@@ -33,6 +33,12 @@ export const SERVERS: Record<string, ServerSpec> = {
     broadcast: [BUN, "bench/servers/edgews_broadcast.ts"],
     edgews: true,
   },
+  "edgews-node": {
+    label: "edgews on Node",
+    echo: [NODE, "bench/servers/edgews.ts"],
+    broadcast: [NODE, "bench/servers/edgews_broadcast.ts"],
+    edgews: true,
+  },
   "deno-native": {
     label: "Deno.upgradeWebSocket",
     echo: [DENO, "run", "-A", "bench/servers/deno_native.ts"],
@@ -47,13 +53,13 @@ export const SERVERS: Record<string, ServerSpec> = {
   },
   "ws-node": {
     label: "ws on Node",
-    echo: ["node", "bench/servers/ws_node.mjs"],
-    broadcast: ["node", "bench/servers/ws_node_broadcast.mjs"],
+    echo: [NODE, "bench/servers/ws_node.mjs"],
+    broadcast: [NODE, "bench/servers/ws_node_broadcast.mjs"],
     edgews: false,
   },
   "socketio-node": {
     label: "Socket.IO + redis-adapter on Node",
-    broadcast: ["node", "bench/servers/socketio_scaleout.mjs"],
+    broadcast: [NODE, "bench/servers/socketio_scaleout.mjs"],
     edgews: false,
   },
 };
@@ -62,12 +68,13 @@ export const SERVERS: Record<string, ServerSpec> = {
 export const ECHO_SERVERS: string[] = [
   "edgews-deno",
   "edgews-bun",
+  "edgews-node",
   "deno-native",
   "bun-native",
   "ws-node",
 ];
 /** The edgews servers, whose ratios to each anchor the reports show. */
-export const EDGEWS: string[] = ["edgews-deno", "edgews-bun"];
+export const EDGEWS: string[] = ["edgews-deno", "edgews-bun", "edgews-node"];
 /** The runtimes' own servers and `ws`, what a user would pick instead of edgews. */
 export const ANCHORS: string[] = ["deno-native", "bun-native", "ws-node"];
 /** The servers of the scale-out suite (`--so-servers`). */

@@ -11,6 +11,7 @@ import { SERVERS } from "../lib/servers.ts";
 const COLORS: Record<string, string> = {
   "edgews-deno": "#1f77b4",
   "edgews-bun": "#17becf",
+  "edgews-node": "#9467bd",
   "deno-native": "#7f7f7f",
   "bun-native": "#ff7f0e",
   "ws-node": "#2ca02c",

@@ -12,9 +12,11 @@ import { latencyTable, latencyTargetTable } from "./latency_table.ts";
 import {
   codecTable,
   compressionTargets,
+  mediansByServer,
   rateTable,
   ratioTable,
   simpleTable,
+  TARGETS,
   targetTable,
 } from "./tables.ts";
 
@@ -33,6 +35,7 @@ const SCALEOUT_POINTER = [
 const FANOUT: Record<string, string> = {
   "edgews-deno": "`server.publish`",
   "edgews-bun": "`server.publish`",
+  "edgews-node": "`server.publish`",
   "bun-native": "`server.publish`",
   "deno-native": "loop of `send`",
   "ws-node": "loop of `send`",
@@ -42,6 +45,11 @@ const FANOUT: Record<string, string> = {
 function tables(r: Results) {
   const o = r.options;
   const t = r.throughput, b = r.broadcast, z = r.compression, l = r.latency;
+  const memoryRows = r.memory?.samples.map((x) => ({
+    server: x.server,
+    value: x.bytes_per_conn === null ? null : x.bytes_per_conn / 1024,
+  }));
+  const handshakeRows = r.handshake?.samples.map((x) => ({ server: x.server, value: x.per_sec }));
   // What each server agreed to in the compression suite (its first valid sample's 101).
   const agreed = (server: string) =>
     z?.samples.find((s) => s.server === server && s.raw.extensions_accepted)?.raw
@@ -50,7 +58,10 @@ function tables(r: Results) {
     throughput: t &&
       rateTable(o.servers, o.sizes, t.medians, t.samples, (s) => s.msgs_per_sec, "msg/s"),
     ratios: t && ratioTable(t.medians, o.sizes),
-    targets: t && targetTable(t.medians),
+    targets: targetTable(t?.medians, TARGETS, {
+      memory: memoryRows && mediansByServer(memoryRows),
+      handshake: handshakeRows && mediansByServer(handshakeRows),
+    }),
     compression: z &&
       rateTable(o.servers, z.sizes, z.medians, z.samples, (s) => s.msgs_per_sec, "msg/s", {
         title: "agreed",
@@ -58,15 +69,8 @@ function tables(r: Results) {
       }),
     compressionRatios: z && ratioTable(z.medians, z.sizes),
     compressionTargets: z && targetTable(z.medians, compressionTargets(z.sizes)),
-    memory: r.memory && simpleTable(
-      o.servers,
-      `KiB per idle connection (${o.idleConns} conns)`,
-      r.memory.samples.map((x) => ({
-        server: x.server,
-        value: x.bytes_per_conn === null ? null : x.bytes_per_conn / 1024,
-      })),
-      2,
-    ),
+    memory: memoryRows &&
+      simpleTable(o.servers, `KiB per idle connection (${o.idleConns} conns)`, memoryRows, 2),
     memoryDeflate: r.memoryDeflate && simpleTable(
       o.servers,
       `KiB per idle connection, deflate agreed (${r.memoryDeflate.idle_conns} conns)`,
@@ -76,12 +80,7 @@ function tables(r: Results) {
       })),
       2,
     ),
-    handshake: r.handshake && simpleTable(
-      o.servers,
-      "handshakes/s",
-      r.handshake.samples.map((x) => ({ server: x.server, value: x.per_sec })),
-      0,
-    ),
+    handshake: handshakeRows && simpleTable(o.servers, "handshakes/s", handshakeRows, 0),
     broadcast: b &&
       rateTable(o.servers, o.bcSizes, b.medians, b.samples, (s) => s.per_sec, "deliveries/s", {
         title: "fan-out",
@@ -169,7 +168,6 @@ export function resultsMarkdown(r: Results): string {
       "",
     );
     if (t.ratios) md.push("### Ratios (edgews ÷ anchor)", "", t.ratios, "");
-    if (t.targets) md.push("### Targets", "", t.targets, "");
     md.push("![echo throughput chart](results.svg)", "");
   }
   const z = r.compression;
@@ -248,6 +246,7 @@ export function resultsMarkdown(r: Results): string {
       "",
     );
   }
+  if (t.targets) md.push("## Targets", "", t.targets, "");
   if (t.broadcast) {
     md.push(
       "## Broadcast fan-out",

@@ -10,10 +10,11 @@ import { ANCHORS, EDGEWS, serverLabel } from "../lib/servers.ts";
 import { CONTENTION_CPU, median, type Medians, ratio } from "../lib/stats.ts";
 import { head, numberHead, row } from "./markdown.ts";
 
+/** The echo targets (edgews ÷ an anchor at a message size), from the project brief. */
 /** A target: edgews ÷ an anchor at a message size at least `min`. */
 export type Target = { subject: string; anchor: string; size: number; min: number };
 
-/** The echo targets (edgews ÷ an anchor at a message size), from the project brief. */
+/** The echo suite's targets. */
 export const TARGETS: Target[] = [
   { subject: "edgews-deno", anchor: "deno-native", size: 32, min: 4 },
   { subject: "edgews-deno", anchor: "deno-native", size: 16384, min: 1.2 },
@@ -23,6 +24,37 @@ export const TARGETS: Target[] = [
   { subject: "edgews-deno", anchor: "ws-node", size: 16384, min: 2.5 },
   { subject: "edgews-bun", anchor: "ws-node", size: 32, min: 2.5 },
   { subject: "edgews-bun", anchor: "ws-node", size: 16384, min: 2.5 },
+  { subject: "edgews-node", anchor: "ws-node", size: 32, min: 2 },
+  { subject: "edgews-node", anchor: "ws-node", size: 1024, min: 2 },
+  { subject: "edgews-node", anchor: "ws-node", size: 16384, min: 1 },
+  { subject: "edgews-node", anchor: "ws-node", size: 1048576, min: 1 },
+];
+
+/**
+ * Targets on one number per server (memory per idle connection: at most the anchor's; handshakes
+ * per second: at least the anchor's).
+ */
+export const SUITE_TARGETS: {
+  suite: "memory" | "handshake";
+  subject: string;
+  anchor: string;
+  what: string;
+  better: "lower" | "higher";
+}[] = [
+  {
+    suite: "memory",
+    subject: "edgews-node",
+    anchor: "ws-node",
+    what: "memory per idle connection",
+    better: "lower",
+  },
+  {
+    suite: "handshake",
+    subject: "edgews-node",
+    anchor: "ws-node",
+    what: "handshakes/s",
+    better: "higher",
+  },
 ];
 
 type RateSample = { server: string; size: number; server_cpu: number; loadgen_cpu: number };
@@ -85,14 +117,34 @@ export function compressionTargets(sizes: number[]): Target[] {
     { subject: "edgews-deno", anchor: "ws-node", size, min: 2 },
     { subject: "edgews-bun", anchor: "ws-node", size, min: 2 },
     { subject: "edgews-bun", anchor: "bun-native", size, min: 1 },
+    { subject: "edgews-node", anchor: "ws-node", size, min: 2 },
   ]);
 }
 
-/** The `targets` (default: the echo {@link TARGETS}) that were measured; "" when none was. */
-export function targetTable(m: Medians, targets: Target[] = TARGETS): string {
+/**
+ * The `targets` (ratios at a message size) and {@link SUITE_TARGETS} (one number per server, from
+ * `suites`) that were measured, met or not; "" when none was.
+ */
+export function targetTable(
+  m: Medians | undefined,
+  targets: Target[] = TARGETS,
+  suites: Partial<Record<"memory" | "handshake", Record<string, number | undefined>>> = {},
+): string {
   const lines = head(["target", "measured", "status"], ["---", "---:", "---"]);
   let any = false;
+  for (const t of SUITE_TARGETS) {
+    const x = suites[t.suite]?.[t.subject], y = suites[t.suite]?.[t.anchor];
+    if (x === undefined || y === undefined) continue;
+    any = true;
+    const r = x / y;
+    const met = t.better === "lower" ? r <= 1 : r >= 1;
+    lines.push(
+      `| \`${t.subject}\` ${t.what} ${t.better === "lower" ? "≤" : "≥"} \`${t.anchor}\`'s | ` +
+        `${r.toFixed(2)}× | ${met ? "met" : "NOT met"} |`,
+    );
+  }
   for (const t of targets) {
+    if (m === undefined) break;
     const x = m[t.subject]?.[t.size], y = m[t.anchor]?.[t.size];
     if (x === undefined || y === undefined) continue;
     any = true;
@@ -104,6 +156,19 @@ export function targetTable(m: Medians, targets: Target[] = TARGETS): string {
     );
   }
   return any ? lines.join("\n") : "";
+}
+
+/** The median per server of `rows`' values (null: an invalid run, left out). */
+export function mediansByServer(
+  rows: { server: string; value: number | null }[],
+): Record<string, number | undefined> {
+  const out: Record<string, number | undefined> = {};
+  for (const server of new Set(rows.map((r) => r.server))) {
+    out[server] = median(
+      rows.filter((r) => r.server === server && r.value !== null).map((r) => r.value!),
+    );
+  }
+  return out;
 }
 
 /** One column: the median per server of `rows`' values (null: an invalid run, left out). */

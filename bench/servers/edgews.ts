@@ -1,6 +1,7 @@
-// edgews echo server. The SAME file runs on Deno and on Bun:
+// edgews echo server. The SAME file runs on Deno, Bun and Node:
 //   deno run -A bench/servers/edgews.ts
 //   bun bench/servers/edgews.ts
+//   node bench/servers/edgews.ts
 // (PORT env var, default 9001). Prints `listening <port>` once bound.
 import process from "node:process";
 import { serve } from "../../mod.ts";

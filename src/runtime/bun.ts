@@ -12,7 +12,7 @@ import { isIP } from "node:net";
 import { devNull } from "node:os";
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 import { DialFailure } from "../errors.ts";
-import { dialReason, kindOfCode, listenError, type NetFailureKind } from "./net_errors.ts";
+import { dialReason, kindOfNodeError, listenError, type NetFailureKind } from "./net_errors.ts";
 import { DescriptorLimitReport, isOutOfDescriptors } from "./descriptor_limit.ts";
 
 /** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
@@ -252,30 +252,9 @@ export const dialBun: DialFunction = (options) =>
     }).catch(fail);
   });
 
-/** Certificate verification codes (OpenSSL's, as Node spells them) that mean "not trusted". */
-const UNTRUSTED_CODES = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-]);
-
-/**
- * Sorts a Bun error into a {@link NetFailureKind}: by its `code`, which Bun sets where its
- * messages say little; TLS errors by BoringSSL's reason (`WRONG_VERSION_NUMBER` is what a plain
- * HTTP answer to a ClientHello gives).
- */
+/** Sorts a Bun error into a {@link NetFailureKind}: Bun's errors carry Node's codes and messages. */
 function bunKind(error: unknown): NetFailureKind | undefined {
-  const byCode = kindOfCode(error);
-  if (byCode !== undefined) return byCode;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && UNTRUSTED_CODES.has(code)) return "untrusted";
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-name";
-  const message = error instanceof Error ? error.message : "";
-  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|PACKET_LENGTH_TOO_LONG/i.test(message)) return "not-tls";
-  if (/disconnected before secure TLS|connection closed/i.test(message)) return "tls-closed";
-  return undefined;
+  return kindOfNodeError(error);
 }
 
 function hasCode(error: unknown): boolean {

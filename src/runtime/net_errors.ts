@@ -43,6 +43,35 @@ export function kindOfCode(error: unknown): NetFailureKind | undefined {
   return typeof code === "string" ? CODES[code] : undefined;
 }
 
+/** Certificate verification codes (OpenSSL's, as Node and Bun spell them) that mean "not trusted". */
+const UNTRUSTED_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+]);
+
+/**
+ * The kind of a node:net / node:tls error, as Node raises them and Bun mirrors them: by `code`,
+ * TLS errors by OpenSSL's (or BoringSSL's) reason (`WRONG_VERSION_NUMBER` is what a plain HTTP
+ * answer to a ClientHello gives).
+ */
+export function kindOfNodeError(error: unknown): NetFailureKind | undefined {
+  const byCode = kindOfCode(error);
+  if (byCode !== undefined) return byCode;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && UNTRUSTED_CODES.has(code)) return "untrusted";
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-name";
+  const message = error instanceof Error ? error.message : "";
+  // Bun's messages say `WRONG_VERSION_NUMBER`, Node's `wrong version number` (and its code
+  // `ERR_SSL_WRONG_VERSION_NUMBER`).
+  const notTls = /WRONG[_ ]VERSION[_ ]NUMBER|HTTP[_ ]REQUEST|PACKET[_ ]LENGTH[_ ]TOO[_ ]LONG/i;
+  if (notTls.test(message)) return "not-tls";
+  if (/disconnected before secure TLS|connection closed/i.test(message)) return "tls-closed";
+  return undefined;
+}
+
 /** The `code` to put on a listen error, so that `error.code === "EADDRINUSE"` works everywhere. */
 const CODE_OF: Partial<Record<NetFailureKind, string>> = {
   "in-use": "EADDRINUSE",

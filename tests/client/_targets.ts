@@ -1,13 +1,13 @@
 /**
  * The servers our client is tested against, each speaking the protocol described in
- * tests/peers/edgews_echo_server.ts: edgews in-process, edgews on the other runtime, Bun's
+ * tests/peers/edgews_echo_server.ts: edgews in-process, edgews on each other runtime, Bun's
  * native server, Deno's native server, and `ws` on Node.
  * @module
  */
 
 import type { WebSocketServer } from "../../mod.ts";
 import { type Child, scriptCommand, startListener } from "../helpers/processes.ts";
-import { RUNTIME, startServer } from "../helpers/servers.ts";
+import { OTHER_RUNTIMES, RUNTIME, type Runtime, startServer } from "../helpers/servers.ts";
 import { WAIT_MS, within } from "../helpers/timing.ts";
 import { TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
 import { type PeerProtocolEvent, peerProtocolHandler } from "../peers/edgews_peer_handler.ts";
@@ -32,11 +32,9 @@ export interface Target {
   start(): Promise<RunningTarget>;
 }
 
-export const OTHER_RUNTIME: "deno" | "bun" = RUNTIME === "deno" ? "bun" : "deno";
-
 /** Starts a peer server script (see the peer protocol) on `runtime`; resolves once it listens. */
 export function startPeerServer(
-  runtime: "deno" | "bun" | "node",
+  runtime: Runtime,
   script: string,
   args: string[] = [],
 ): Promise<{ child: Child; port: number }> {
@@ -76,7 +74,7 @@ export function startInProcess(tls = false): { server: WebSocketServer; running:
 
 function childTarget(
   name: string,
-  runtime: "deno" | "bun" | "node",
+  runtime: Runtime,
   script: string,
   caps: { serverPing: boolean; fragments: boolean; echoesFirstProtocol?: boolean },
 ): Target {
@@ -104,11 +102,16 @@ export const TARGETS: Target[] = [
     fragments: false,
     start: () => Promise.resolve(startInProcess().running),
   },
-  childTarget(
-    `edgews on ${OTHER_RUNTIME} (child process)`,
-    OTHER_RUNTIME,
-    "tests/peers/edgews_echo_server.ts",
-    { serverPing: true, fragments: false },
+  ...OTHER_RUNTIMES.map((runtime) =>
+    childTarget(
+      `edgews on ${runtime} (child process)`,
+      runtime,
+      "tests/peers/edgews_echo_server.ts",
+      {
+        serverPing: true,
+        fragments: false,
+      },
+    )
   ),
   childTarget("Bun.serve native websocket", "bun", "tests/peers/bun_native_echo_server.ts", {
     serverPing: true,

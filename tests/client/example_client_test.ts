@@ -1,5 +1,5 @@
 /**
- * examples/client.ts, run as a user would (`deno run --allow-net …` and `bun run …`) in a child
+ * examples/client.ts, run as a user would (`deno run --allow-net …`, `bun run …`, `node …`) in a child
  * process against a server in this process: lines on stdin go out, replies come back on stdout,
  * end of input closes with 1000, a server close ends the program, and a failed connection exits
  * with 1.
@@ -8,21 +8,23 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketServer } from "../../mod.ts";
-import { startServer } from "../helpers/servers.ts";
+import { type Runtime, startServer } from "../helpers/servers.ts";
 import { BIN, type Child, killChildren, startChild } from "../helpers/processes.ts";
 import { WAIT_MS, within } from "../helpers/timing.ts";
 import { CA_PATH, TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
 
 after(() => killChildren());
 
-function runExample(runtime: "deno" | "bun", url: string, env: Record<string, string> = {}): Child {
+function runExample(runtime: Runtime, url: string, env: Record<string, string> = {}): Child {
   const args = runtime === "deno"
     ? ["run", "--allow-net", "examples/client.ts", url]
-    : ["run", "examples/client.ts", url];
+    : runtime === "bun"
+    ? ["run", "examples/client.ts", url]
+    : ["examples/client.ts", url];
   return startChild(BIN[runtime], args, { deadlineMs: 30_000, stdin: true, env });
 }
 
-for (const runtime of ["deno", "bun"] as const) {
+for (const runtime of ["deno", "bun", "node"] as const) {
   describe(`examples/client.ts on ${runtime}`, () => {
     const closes: Array<{ code: number; reason: string }> = [];
     let echo: WebSocketServer | undefined;

@@ -19,9 +19,10 @@ import net from "node:net";
 import { connect, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
 import { killChildren, scriptCommand, startChild } from "../helpers/processes.ts";
 import { CA_PATH, TLS_CA } from "../helpers/tls.ts";
+import { OTHER_RUNTIMES } from "../helpers/servers.ts";
 import { WAIT_MS, within } from "../helpers/timing.ts";
 import { finish, type Probe, probe } from "./_probe.ts";
-import { OTHER_RUNTIME, startInProcess, startPeerServer } from "./_targets.ts";
+import { startInProcess, startPeerServer } from "./_targets.ts";
 
 after(() => killChildren());
 
@@ -113,7 +114,7 @@ describe("our client → our TLS server (in-process)", () => {
     assert.ok(error instanceof WebSocketHandshakeError, String(error));
   });
 
-  for (const runtime of ["deno", "bun"] as const) {
+  for (const runtime of ["deno", "bun", "node"] as const) {
     const env = runtime === "deno" ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
     test(`${runtime}'s built-in WebSocket, trusting the CA through ${env}`, async () => {
       const [command, args] = scriptCommand(runtime, "tests/peers/builtin_wss_client.mjs", [
@@ -149,11 +150,13 @@ describe("our client → our TLS server (in-process)", () => {
 
 for (
   const [name, runtime, script] of [
-    [
-      `our client → edgews TLS server on ${OTHER_RUNTIME} (child)`,
-      OTHER_RUNTIME,
-      "tests/peers/edgews_echo_server.ts",
-    ],
+    ...OTHER_RUNTIMES.map((runtime) =>
+      [
+        `our client → edgews TLS server on ${runtime} (child)`,
+        runtime,
+        "tests/peers/edgews_echo_server.ts",
+      ] as const
+    ),
     [
       "our client → Bun.serve native TLS websocket (child)",
       "bun",

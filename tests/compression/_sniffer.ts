@@ -32,7 +32,10 @@ class FrameWatcher {
   #headTail = "";
   #header: number[] = [];
   #skip = 0;
-  constructor(readonly stats: DirectionStats) {}
+  readonly stats: DirectionStats;
+  constructor(stats: DirectionStats) {
+    this.stats = stats;
+  }
 
   push(chunk: Uint8Array): void {
     let at = 0;

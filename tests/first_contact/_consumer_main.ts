@@ -111,7 +111,7 @@ await within(theirsClosed, "the runtime's WebSocket to close");
 const ourClose = await ours.closed;
 
 console.log(JSON.stringify({
-  runtime: "Deno" in globalThis ? "deno" : "bun",
+  runtime: "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node",
   echo: [echoText, echoBinary, received[0]],
   published,
   news,

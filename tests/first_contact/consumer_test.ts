@@ -1,11 +1,12 @@
 /**
  * edgews as a user gets it: `import ... from "@edgews/edgews"` and `"@edgews/edgews/redis"`, by
- * those names, under Deno and under Bun. Whichever runtime runs this file, each test spawns both
+ * those names, under Deno, Bun and Node. Whichever runtime runs this file, the tests spawn each
  * (bounded, 127.0.0.1 only) on _consumer_main.ts: a server with a Redis backplane, an echo through
  * `connect()` and through the runtime's own WebSocket, a publish, a graceful shutdown.
  *
  * - Inside this repository the names resolve to the checkout itself: on Deno through deno.json's
- *   `name` and `exports`, on Bun through package.json's (a package may import its own name).
+ *   `name` and `exports`, on Bun and Node through package.json's (a package may import its own
+ *   name).
  * - From a project in a temporary directory outside the repository, set up the way a user would
  *   after `deno add jsr:@edgews/edgews` or `bunx jsr add @edgews/edgews`, but pointed at this
  *   checkout instead of JSR:
@@ -20,6 +21,11 @@
  *     then resolves from the checkout's node_modules, as Bun follows the symlink. Not
  *     `file:<checkout>`: Bun installs a `file:` folder's devDependencies as well (oven-sh/bun#22879),
  *     which would download Deno, Bun and Playwright.
+ *   - Node: node_modules/@edgews/edgews a symlink to the checkout, as `npm install <checkout>`
+ *     makes it (made here by hand: npm would install the checkout's dependencies into it too). Node
+ *     follows the symlink, so it runs the checkout's TypeScript (type stripping applies outside
+ *     node_modules) and finds `redis` in the checkout's node_modules. (From JSR, `npx jsr add`
+ *     installs JavaScript that JSR compiled, which needs no stripping.)
  *   Nothing is fetched: the children's npm and JSR registries are a closed port on 127.0.0.1, so a
  *   download would fail the test rather than go unnoticed.
  * @module
@@ -27,11 +33,20 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BIN, freePort, killChildren, ROOT, startChild } from "../helpers/processes.ts";
+import type { Runtime } from "../helpers/servers.ts";
 
 const PROGRAM = fileURLToPath(new URL("./_consumer_main.ts", import.meta.url));
 /** Each child's deadline, after which it is SIGKILLed and the test fails. */
@@ -63,7 +78,7 @@ function explain(what: string, result: Result): string {
 }
 
 /** Asserts that `result` is a clean exit of _consumer_main.ts on `runtime`, and what it printed. */
-function assertRoundTrip(runtime: "deno" | "bun", result: Result): void {
+function assertRoundTrip(runtime: Runtime, result: Result): void {
   assert.equal(result.code, 0, explain(`${runtime} ${PROGRAM}`, result));
   const lines = result.stdout.trim().split("\n");
   assert.deepEqual(JSON.parse(lines[lines.length - 1]), {
@@ -88,6 +103,10 @@ describe("the bare names inside this repository", () => {
 
   test("Bun resolves @edgews/edgews and @edgews/edgews/redis (package.json)", async () => {
     assertRoundTrip("bun", await run(BIN.bun, [...BUN_ARGS, PROGRAM], ROOT));
+  });
+
+  test("Node resolves @edgews/edgews and @edgews/edgews/redis (package.json)", async () => {
+    assertRoundTrip("node", await run(BIN.node, [PROGRAM], ROOT));
   });
 });
 
@@ -155,5 +174,17 @@ describe("a project outside the repository that depends on this checkout", () =>
     assert.equal(install.code, 0, explain("bun install", install));
     copyFileSync(PROGRAM, join(project, "main.ts"));
     assertRoundTrip("bun", await run(BIN.bun, [...BUN_ARGS, "main.ts"], project, env));
+  });
+
+  test("Node: node_modules/@edgews/edgews is a symlink to the checkout", async () => {
+    const project = join(dir, "node-app");
+    mkdirSync(join(project, "node_modules", "@edgews"), { recursive: true });
+    writeFileSync(
+      join(project, "package.json"),
+      JSON.stringify({ name: "edgews-consumer", private: true, type: "module" }, null, 2),
+    );
+    symlinkSync(ROOT, join(project, "node_modules", "@edgews", "edgews"), "dir");
+    copyFileSync(PROGRAM, join(project, "main.ts"));
+    assertRoundTrip("node", await run(BIN.node, ["main.ts"], project, offline));
   });
 });

@@ -10,22 +10,22 @@ import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { RUNTIME } from "./servers.ts";
+import { RUNTIME, type Runtime } from "./servers.ts";
 import { WAIT_MS } from "./timing.ts";
 
 /** The repository root, the children's working directory. */
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
-/** The runtimes' binaries, as installed by `npm install`. */
+/** The runtimes' binaries, as installed by `npm install` (Node too: the pinned one, not the PATH's). */
 export const BIN = {
   deno: `${ROOT}node_modules/.bin/deno`,
   bun: `${ROOT}node_modules/.bin/bun`,
-  node: "node",
+  node: `${ROOT}node_modules/.bin/node`,
 } as const;
 
 /**
- * The command that runs `script` with `args` on `runtime`, with every permission: `deno run -A`
- * (with the garbage collector exposed when `exposeGc`), `bun`, `node`.
+ * The command that runs `script` with `args` on `runtime`, with every permission: `deno run -A`,
+ * `bun`, `node` (with the garbage collector exposed when `exposeGc`: Bun's always is).
  */
 export function scriptCommand(
   runtime: keyof typeof BIN,
@@ -33,7 +33,10 @@ export function scriptCommand(
   args: string[] = [],
   options: { exposeGc?: boolean } = {},
 ): [string, string[]] {
-  if (runtime !== "deno") return [BIN[runtime], [script, ...args]];
+  if (runtime === "bun") return [BIN.bun, [script, ...args]];
+  if (runtime === "node") {
+    return [BIN.node, [...(options.exposeGc ? ["--expose-gc"] : []), script, ...args]];
+  }
   const flags = options.exposeGc ? ["--v8-flags=--expose-gc"] : [];
   return [BIN.deno, ["run", "-A", ...flags, script, ...args]];
 }
@@ -41,11 +44,10 @@ export function scriptCommand(
 /** The command that runs an example as its README says, on `runtime`. */
 export function exampleCommand(
   script: string,
-  runtime: "deno" | "bun" = RUNTIME,
+  runtime: Runtime = RUNTIME,
 ): [string, string[]] {
-  return runtime === "deno"
-    ? [BIN.deno, ["run", "--allow-net", "--allow-env", script]]
-    : [BIN.bun, ["run", script]];
+  if (runtime === "deno") return [BIN.deno, ["run", "--allow-net", "--allow-env", script]];
+  return runtime === "bun" ? [BIN.bun, ["run", script]] : [BIN.node, [script]];
 }
 
 /** How a child ended: its exit code, or the signal that ended it. */
@@ -227,7 +229,7 @@ export function startChild(command: string, args: string[], options: ChildOption
 export async function startExample(
   script: string,
   deadlineMs: number,
-  options: { runtime?: "deno" | "bun"; env?: Record<string, string> } = {},
+  options: { runtime?: Runtime; env?: Record<string, string> } = {},
 ): Promise<{ child: Child; port: number }> {
   const [command, args] = exampleCommand(script, options.runtime);
   const child = startChild(command, args, { deadlineMs, env: { PORT: "0", ...options.env } });

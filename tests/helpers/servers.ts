@@ -1,7 +1,7 @@
 /**
  * Starting edgews servers for tests: on 127.0.0.1, on a free port, with whatever handler and
  * limits a test needs. The server runs on the runtime the test runs on (Deno under `deno test`,
- * Bun under `bun test`).
+ * Bun under `bun test`, Node under `node --test`).
  * @module
  */
 
@@ -24,5 +24,17 @@ export function startServer<T = undefined>(options: ServeOptions<T> = {}): WebSo
   });
 }
 
+/** A runtime edgews runs on. */
+export type Runtime = "deno" | "bun" | "node";
+
 /** The runtime running this test. */
-export const RUNTIME: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
+export const RUNTIME: Runtime = "Bun" in globalThis
+  ? "bun"
+  : "Deno" in globalThis
+  ? "deno"
+  : "node";
+
+/** The runtimes other than this test's, for tests that run edgews on one against another. */
+export const OTHER_RUNTIMES: Runtime[] = (["deno", "bun", "node"] as const).filter((runtime) =>
+  runtime !== RUNTIME
+);

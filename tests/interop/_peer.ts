@@ -1,10 +1,11 @@
 /**
- * tests/peers/peer.mjs in a child process: a WebSocket client nobody here wrote (the other
+ * tests/peers/peer.mjs in a child process: a WebSocket client nobody here wrote (another
  * runtime's `WebSocket`, or `ws` on Node) running one interop scenario against our server.
  * @module
  */
 
 import { scriptCommand, startChild } from "../helpers/processes.ts";
+import type { Runtime } from "../helpers/servers.ts";
 
 /** The JSON line a peer prints. */
 export type PeerOutput =
@@ -14,13 +15,21 @@ export type PeerOutput =
 /** How long a peer process may run, in ms (the peer gives up by itself after 60 s). */
 export const PEER_TIMEOUT = 90_000;
 
-/** Runs tests/peers/peer.mjs on a runtime and returns its scenario result. */
+/**
+ * Runs tests/peers/peer.mjs with a client, a runtime's `WebSocket` or `ws` (on Node), and returns
+ * its scenario result.
+ */
 export async function runPeer(
-  runtime: "deno" | "bun" | "node",
+  client: Runtime | "ws",
   url: string,
   scenario: string,
 ): Promise<unknown> {
-  const [command, args] = scriptCommand(runtime, "tests/peers/peer.mjs", [url, scenario]);
+  const runtime = client === "ws" ? "node" : client;
+  const [command, args] = scriptCommand(runtime, "tests/peers/peer.mjs", [
+    url,
+    scenario,
+    client === "ws" ? "ws" : "builtin",
+  ]);
   const child = startChild(command, args, { deadlineMs: PEER_TIMEOUT });
   const output = await child.report<PeerOutput>(PEER_TIMEOUT);
   const { code } = await child.exited;

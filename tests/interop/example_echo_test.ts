@@ -1,5 +1,5 @@
 /**
- * The echo example as a user runs it, on Deno and on Bun: it starts on the port PORT names,
+ * The echo example as a user runs it, on Deno, Bun and Node: it starts on the port PORT names,
  * serves its page at `/`, echoes, and on SIGINT closes its connections (1001) and exits with 0.
  * The test runtime's own `WebSocket` and `fetch` are the clients.
  */
@@ -15,7 +15,7 @@ const STEP = 30_000;
 describe("examples/echo.ts as a process", () => {
   after(() => killChildren());
 
-  for (const runtime of ["deno", "bun"] as const) {
+  for (const runtime of ["deno", "bun", "node"] as const) {
     test(`on ${runtime}: page, echo, SIGINT`, { timeout: 4 * STEP }, async () => {
       const port = await freePort();
       const [command, args] = exampleCommand("examples/echo.ts", runtime);

@@ -100,7 +100,7 @@ export const SCENARIOS = [
 /**
  * Runs one scenario.
  * @param {typeof WebSocket} WebSocketImpl the client class
- * @param {"deno" | "bun" | "ws"} kind which client it is (for the non-standard ping APIs)
+ * @param {"deno" | "bun" | "node" | "ws"} kind which client it is (for the non-standard ping APIs)
  * @param {string} url the server URL (with the path and query the test wants)
  * @param {string} scenario one of SCENARIOS
  */

@@ -7,11 +7,12 @@
  */
 
 import { type Child, startExample } from "../helpers/processes.ts";
+import type { Runtime } from "../helpers/servers.ts";
 
 /** One running example process. */
 export interface Instance {
   child: Child;
-  runtime: "deno" | "bun";
+  runtime: Runtime;
   port: number;
 }
 
@@ -21,7 +22,7 @@ export interface Instance {
  */
 export async function startInstance(
   script: string,
-  runtime: "deno" | "bun",
+  runtime: Runtime,
   redisUrl: string,
   deadlineMs: number,
 ): Promise<Instance> {

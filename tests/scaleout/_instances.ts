@@ -1,11 +1,12 @@
 /**
  * Instances of a scaled-out application for the backplane tests: `_instance.ts` child processes
- * (on Deno or Bun) sharing a test Redis, and built-in `WebSocket` clients that talk to them with
+ * (on Deno, Bun or Node) sharing a test Redis, and built-in `WebSocket` clients that talk to them with
  * the instance's JSON commands and record every data message they receive.
  * @module
  */
 
 import { type Child, scriptCommand, startChild } from "../helpers/processes.ts";
+import type { Runtime } from "../helpers/servers.ts";
 import type { RedisBackplaneStats } from "../../redis.ts";
 import { hex } from "../helpers/bytes.ts";
 import { within } from "../helpers/timing.ts";
@@ -14,7 +15,7 @@ import { within } from "../helpers/timing.ts";
 export interface Instance {
   child: Child;
   port: number;
-  runtime: "deno" | "bun";
+  runtime: Runtime;
   /** The backplane events printed so far, oldest first. */
   events(): InstanceEvent[];
 }
@@ -30,7 +31,7 @@ export interface InstanceEvent {
 
 /** Starts `_instance.ts` on `runtime` with `REDIS_URL=url`; resolves once it listens. */
 export async function startInstance(
-  runtime: "deno" | "bun",
+  runtime: Runtime,
   url: string,
   deadlineMs: number,
   env: Record<string, string> = {},

@@ -1,6 +1,6 @@
 /**
- * Topics across processes through a real Redis: three instances (`_instance.ts`), mixing Deno and
- * Bun, with 300 built-in WebSocket clients spread over them on 20 topics. Every publish (from a
+ * Topics across processes through a real Redis: three instances (`_instance.ts`), one on each of
+ * Deno, Bun and Node, with 300 built-in WebSocket clients spread over them on 20 topics. Every publish (from a
  * client with `ws.publish`, from a server with `server.publish`) reaches every subscriber of its
  * topic on every instance exactly once, in the publisher's order, text as text and binary byte for
  * byte, never its sender; unsubscribing and every kind of close stop delivery; and an instance
@@ -10,7 +10,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { hex } from "../helpers/bytes.ts";
-import { RUNTIME } from "../helpers/servers.ts";
+import { OTHER_RUNTIMES, RUNTIME, type Runtime } from "../helpers/servers.ts";
 import {
   HAVE_REDIS,
   NO_REDIS_REASON,
@@ -31,9 +31,8 @@ import {
 } from "./_instances.ts";
 
 const DEADLINE = 5 * 60_000;
-const RUNTIMES: Array<"deno" | "bun"> = RUNTIME === "deno"
-  ? ["deno", "bun", "deno"]
-  : ["bun", "deno", "bun"];
+/** One instance on each runtime, the test's own first. */
+const RUNTIMES: Runtime[] = [RUNTIME, ...OTHER_RUNTIMES];
 const CLIENTS = 300;
 const TOPICS = 20;
 const PUBLISHERS = 30;

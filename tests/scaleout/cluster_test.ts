@@ -16,7 +16,9 @@ import { within } from "../helpers/timing.ts";
 
 const COMMAND: [string, string[]] = RUNTIME === "deno"
   ? [BIN.deno, ["run", "-A", "examples/cluster.ts", "examples/echo.ts"]]
-  : [BIN.bun, ["run", "examples/cluster.ts", "examples/echo.ts"]];
+  : RUNTIME === "bun"
+  ? [BIN.bun, ["run", "examples/cluster.ts", "examples/echo.ts"]]
+  : [BIN.node, ["examples/cluster.ts", "examples/echo.ts"]];
 /** Per step; a runtime starting cold is the slow part. */
 const STEP = 30_000;
 const CONNECTIONS = 40;

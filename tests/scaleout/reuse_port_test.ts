@@ -1,21 +1,21 @@
 /**
- * `reusePort`: two edgews servers in separate processes, one on Deno and one on Bun, listen on
- * the same 127.0.0.1 port (plain and TLS); the kernel spreads 40 connections over both, each
- * server greets with `<runtime>:<pid>`; once one process stops, the other takes every new
+ * `reusePort`: three edgews servers in separate processes, on Deno, Bun and Node, listen on
+ * the same 127.0.0.1 port (plain and TLS); the kernel spreads 40 connections over all three, each
+ * server greets with `<runtime>:<pid>`; once one process stops, the others take every new
  * connection. Without `reusePort`, a second server on a taken port fails from `serve()`; on Deno
  * without `--unstable-net`, `reusePort` is a clear error, not a silent exit.
  *
  * Found on this machine (Linux, Deno 2.9.6, Bun 1.4.5): Deno's `reusePort` (on `Deno.listen` and
  * `Deno.listenTls`) is unstable; without `--unstable-net` Deno ends the process with exit code 70
  * and "Unstable API 'Deno.listen({ reusePort: true })'" instead of throwing. Bun.listen takes
- * `reusePort` (plain and with `tls`) without any flag.
+ * `reusePort` (plain and with `tls`) without any flag, and so does Node 26's net.Server.
  */
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, serve } from "../../mod.ts";
 import { BIN, type Child, freePort, killChildren, startChild } from "../helpers/processes.ts";
-import { RUNTIME } from "../helpers/servers.ts";
+import { OTHER_RUNTIMES, RUNTIME, type Runtime } from "../helpers/servers.ts";
 import { TLS_CA } from "../helpers/tls.ts";
 import { closeClients, openClients } from "./_clients.ts";
 import { within } from "../helpers/timing.ts";
@@ -29,18 +29,22 @@ after(() => killChildren());
 
 /** Starts the server script on `runtime` (Deno with --unstable-net) with PORT=`port` and `env`. */
 function spawnServer(
-  runtime: "deno" | "bun",
+  runtime: Runtime,
   port: number,
   env: Record<string, string>,
   deadlineMs: number,
 ): Child {
-  const args = runtime === "deno" ? ["run", "-A", "--unstable-net", SCRIPT] : ["run", SCRIPT];
+  const args = runtime === "deno"
+    ? ["run", "-A", "--unstable-net", SCRIPT]
+    : runtime === "bun"
+    ? ["run", SCRIPT]
+    : [SCRIPT];
   return startChild(BIN[runtime], args, { deadlineMs, env: { PORT: String(port), ...env } });
 }
 
 /** Starts the server script on `runtime` on `port` and waits until it listens. */
 async function startServerProcess(
-  runtime: "deno" | "bun",
+  runtime: Runtime,
   port: number,
   env: Record<string, string> = {},
 ): Promise<Child> {
@@ -97,26 +101,31 @@ function failure(child: Child, what: string): Promise<{ code: number | null }> {
 
 const runtimeOf = (greeting: string) => greeting.split(":")[0];
 
-describe("reusePort: a Deno process and a Bun process on one port", () => {
-  test("the kernel spreads connections over both; the survivor serves alone", {
+/** Each runtime, once. */
+const RUNTIMES: Runtime[] = ["bun", "deno", "node"];
+
+describe("reusePort: a Deno, a Bun and a Node process on one port", () => {
+  test("the kernel spreads connections over all three; the survivors serve alone", {
     timeout: 6 * STEP,
   }, async () => {
     const port = await freePort();
-    const deno = await startServerProcess("deno", port, { REUSE_PORT: "1" });
-    const bun = await startServerProcess("bun", port, { REUSE_PORT: "1" });
-    const servers = { deno, bun };
+    const servers = {} as Record<Runtime, Child>;
+    for (const runtime of RUNTIMES) {
+      servers[runtime] = await startServerProcess(runtime, port, { REUSE_PORT: "1" });
+    }
 
+    // Three sockets: that one of them gets none of 40 connections is a chance of 3 × (2/3)^40.
     const counts = await greetings(port, CONNECTIONS);
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     assert.equal(total, CONNECTIONS);
     const byRuntime = new Set([...counts.keys()].map(runtimeOf));
-    assert.deepEqual([...byRuntime].sort(), ["bun", "deno"], JSON.stringify([...counts]));
-    assert.ok([...counts.keys()].includes(`deno:${deno.process.pid}`));
-    assert.ok([...counts.keys()].includes(`bun:${bun.process.pid}`));
+    assert.deepEqual([...byRuntime].sort(), RUNTIMES, JSON.stringify([...counts]));
+    for (const runtime of RUNTIMES) {
+      assert.ok([...counts.keys()].includes(`${runtime}:${servers[runtime].process.pid}`));
+    }
 
-    // Stop the one of the test's runtime (so `deno test` and `bun test` each check a direction).
+    // Stop the one of the test's runtime (so each runner checks a different one).
     const stopped = servers[RUNTIME];
-    const survivor = RUNTIME === "deno" ? "bun" : "deno";
     stopped.signal("SIGTERM");
     assert.deepEqual(await within(stopped.exited, STEP, "the stopped server to exit"), {
       code: 0,
@@ -124,26 +133,28 @@ describe("reusePort: a Deno process and a Bun process on one port", () => {
     }, stopped.stderr());
 
     const after = await greetings(port, CONNECTIONS / 2);
-    assert.deepEqual([...after], [[
-      `${survivor}:${servers[survivor].process.pid}`,
-      CONNECTIONS / 2,
-    ]]);
+    const survivors = OTHER_RUNTIMES.map((runtime) => `${runtime}:${servers[runtime].process.pid}`);
+    assert.ok(
+      [...after.keys()].every((greeting) => survivors.includes(greeting)),
+      JSON.stringify([...after]),
+    );
+    assert.equal([...after.values()].reduce((a, b) => a + b, 0), CONNECTIONS / 2);
 
-    servers[survivor].signal("SIGTERM");
-    assert.equal((await within(servers[survivor].exited, STEP, "the survivor to exit")).code, 0);
+    for (const runtime of OTHER_RUNTIMES) {
+      servers[runtime].signal("SIGTERM");
+      assert.equal((await within(servers[runtime].exited, STEP, "a survivor to exit")).code, 0);
+    }
   });
 
-  test("over TLS too (Deno.listenTls, Bun.listen with tls)", { timeout: 6 * STEP }, async () => {
+  test("over TLS too", { timeout: 6 * STEP }, async () => {
     const port = await freePort();
     const env = { REUSE_PORT: "1", TLS: "1" };
-    const children = [
-      await startServerProcess("deno", port, env),
-      await startServerProcess("bun", port, env),
-    ];
+    const children: Child[] = [];
+    for (const runtime of RUNTIMES) children.push(await startServerProcess(runtime, port, env));
     const counts = await tlsGreetings(port, CONNECTIONS);
     assert.deepEqual(
       [...new Set([...counts.keys()].map(runtimeOf))].sort(),
-      ["bun", "deno"],
+      RUNTIMES,
       JSON.stringify([...counts]),
     );
     for (const child of children) child.signal("SIGTERM");
@@ -174,8 +185,7 @@ describe("without reusePort", () => {
       const port = await freePort();
       const holder = serve({ hostname: "127.0.0.1", port, websocket: {} });
       try {
-        const other = RUNTIME === "deno" ? "bun" : "deno";
-        const child = spawnServer(other, port, { REUSE_PORT: "1" }, 2 * STEP);
+        const child = spawnServer(OTHER_RUNTIMES[0], port, { REUSE_PORT: "1" }, 2 * STEP);
         const exit = await failure(child, "the second server");
         assert.notEqual(exit.code, 0);
         assert.match(child.stderr(), /in use|EADDRINUSE/i);
