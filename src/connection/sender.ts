@@ -58,6 +58,14 @@ export class Sender {
   // Frames queued in #batch until the end of the current task, then one write.
   #batch: Uint8Array | null = null;
   #batchLength = 0;
+  /**
+   * Shared frames queued while the batch is empty, when they lie side by side in one buffer
+   * (published frames, see FrameArena): the first of them, and their length together. They are
+   * written as one slice of that buffer, by reference; anything queued after them goes into the
+   * batch, behind a copy of them.
+   */
+  #shared: Uint8Array | null = null;
+  #sharedLength = 0;
   #flushScheduled = false;
   /** A batch waits for the write in flight to finish, then goes out as one write (#onWritten). */
   #flushWhenWritten = false;
@@ -99,7 +107,7 @@ export class Sender {
 
   /** Bytes handed to the sender that the socket has not taken yet (compression's included). */
   get bufferedAmount(): number {
-    return this.#batchLength + this.#bytesInFlight +
+    return this.#batchLength + this.#sharedLength + this.#bytesInFlight +
       (this.#deflate === null ? 0 : this.#deflate.pendingBytes);
   }
 
@@ -180,6 +188,8 @@ export class Sender {
     if (this.#batch !== null) returnWriteBuffer(this.#batch); // never handed to the writer
     this.#batch = null;
     this.#batchLength = 0;
+    this.#shared = null;
+    this.#sharedLength = 0;
     this.#flushWhenWritten = false;
     this.#writesInFlight.length = 0;
     this.#bytesInFlight = 0;
@@ -212,9 +222,10 @@ export class Sender {
   }
 
   /**
-   * A small shared frame is copied into this connection's batch: copying a few hundred bytes
-   * costs far less than a socket write of its own, and it lets many publishes reach a subscriber
-   * in one write. A large one is written by reference, never copied.
+   * A small shared frame joins the shared slice when nothing else is queued and it lies right
+   * after the slice's end; otherwise it is copied into this connection's batch: copying a few
+   * hundred bytes costs far less than a socket write of its own, and it lets many publishes reach
+   * a subscriber in one write. A large one is written by reference, never copied.
    */
   #queueEncoded(frame: Uint8Array): void {
     if (this.#ended) return;
@@ -222,6 +233,23 @@ export class Sender {
       this.#flush();
       this.#write(frame);
       return;
+    }
+    if (this.#batch === null) {
+      const shared = this.#shared;
+      if (shared === null) {
+        this.#shared = frame;
+        this.#sharedLength = frame.length;
+        this.#scheduleFlush();
+        return;
+      }
+      if (
+        frame.buffer === shared.buffer &&
+        frame.byteOffset === shared.byteOffset + this.#sharedLength &&
+        this.#sharedLength + frame.length <= WRITE_BUFFER_SIZE
+      ) {
+        this.#sharedLength += frame.length;
+        return;
+      }
     }
     const batch = this.#reserveBatch(frame.length);
     batch.set(frame, this.#batchLength);
@@ -233,6 +261,7 @@ export class Sender {
    * and a flush scheduled for the end of the current task.
    */
   #reserveBatch(size: number): Uint8Array {
+    if (this.#shared !== null) this.#copySharedIntoBatch(size);
     let batch = this.#batch;
     const needed = this.#batchLength + size;
     if (batch === null) {
@@ -250,11 +279,27 @@ export class Sender {
       }
     }
     this.#batch = batch;
+    this.#scheduleFlush();
+    return batch;
+  }
+
+  /** Something else is queued behind the shared slice: the slice goes first, as a copy. */
+  #copySharedIntoBatch(room: number): void {
+    const shared = this.#shared!;
+    const length = this.#sharedLength;
+    this.#shared = null;
+    this.#sharedLength = 0;
+    const batch = takeWriteBuffer(Math.min(WRITE_BUFFER_SIZE, length + room));
+    batch.set(new Uint8Array(shared.buffer, shared.byteOffset, length));
+    this.#batch = batch;
+    this.#batchLength = length;
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flushBound ??= () => this.#flushAtEndOfTurn());
     }
-    return batch;
   }
 
   /**
@@ -277,6 +322,20 @@ export class Sender {
   #flush(): void {
     this.#flushScheduled = false;
     this.#flushWhenWritten = false;
+    const shared = this.#shared;
+    if (shared !== null) {
+      // Only shared frames are queued (anything after them would have copied them into the
+      // batch): they go out as one slice of the buffer they share.
+      const length = this.#sharedLength;
+      this.#shared = null;
+      this.#sharedLength = 0;
+      this.#write(
+        length === shared.length
+          ? shared
+          : new Uint8Array(shared.buffer, shared.byteOffset, length),
+      );
+      return;
+    }
     const batch = this.#batch;
     if (batch === null || this.#batchLength === 0) return;
     const length = this.#batchLength;

@@ -14,7 +14,7 @@ import {
   openEnvelope,
   writeEnvelopeHeader,
 } from "../backplane.ts";
-import { encodeMessageFrame, type SendData } from "./message_frame.ts";
+import { encodeMessageFrame, FrameArena, type SendData } from "./message_frame.ts";
 
 /** The method a subscriber implements to take a shared frame; kept off the public API. */
 export const SEND_ENCODED_FRAME: unique symbol = Symbol("edgews.sendEncodedFrame");
@@ -37,6 +37,8 @@ export class TopicRegistry<S extends Subscriber> {
   readonly #origin: Uint8Array;
   /** Whether the backplane's last call threw (reported once, not on every call after it). */
   #backplaneFailing = false;
+  /** Where local publishes are encoded, side by side (see FrameArena). */
+  readonly #arena = new FrameArena();
 
   constructor(backplane: Backplane | null = null) {
     this.#backplane = backplane;
@@ -85,7 +87,7 @@ export class TopicRegistry<S extends Subscriber> {
     if (this.#backplane === null) {
       return subscribers === undefined
         ? 0
-        : deliver(subscribers, encodeMessageFrame(data), exclude);
+        : deliver(subscribers, this.#arena.encode(data), exclude);
     }
     const envelope = encodeMessageFrame(data, ENVELOPE_HEADER_BYTES);
     writeEnvelopeHeader(envelope, this.#origin);

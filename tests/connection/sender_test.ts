@@ -1,14 +1,15 @@
 /**
  * The sender against a WritableStream whose writes the test completes by hand: batching, writes
  * coalesced behind the one in flight, `bufferedAmount`, send statuses and drain, masking, large
- * frames by reference, the close frame, ending, and frames kept in order behind compression.
+ * frames by reference, published frames as one slice of the arena, the close frame, ending, and
+ * frames kept in order behind compression.
  */
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { constants, inflateRawSync } from "node:zlib";
 import { Sender, type SenderOptions } from "../../src/connection/sender.ts";
-import { encodeMessageFrame } from "../../src/connection/message_frame.ts";
+import { encodeMessageFrame, FrameArena } from "../../src/connection/message_frame.ts";
 import { FrameParser } from "../../src/protocol/frame_parser.ts";
 import { Opcode } from "../../src/protocol/opcodes.ts";
 import type { DeflateAgreement } from "../../src/handshake/permessage_deflate.ts";
@@ -176,6 +177,59 @@ describe("batching", () => {
     await settle();
     assert.equal(sink.writes.length, 1);
     assert.equal(framesOf(sink.writes[0]).length, 50);
+  });
+
+  test("published frames side by side in the arena go out as one slice of it, uncopied", async () => {
+    const { sink, sender } = setUp();
+    const arena = new FrameArena();
+    const frames = [arena.encode("one"), arena.encode("two"), arena.encode("three")];
+    for (const frame of frames) sender.sendEncoded(frame);
+    assert.equal(sender.bufferedAmount, frames.reduce((n, f) => n + f.length, 0));
+    await settle();
+    assert.equal(sink.writes.length, 1);
+    const written = sink.same[0];
+    assert.equal(written.buffer, frames[0].buffer, "a slice of the arena, not a copy");
+    assert.equal(written.byteOffset, frames[0].byteOffset);
+    assert.deepEqual(framesOf(sink.writes[0]).map((f) => decode(f.payload)), [
+      "one",
+      "two",
+      "three",
+    ]);
+  });
+
+  test("a frame queued after the shared slice goes behind a copy of it, in order", async () => {
+    const { sink, sender } = setUp();
+    const arena = new FrameArena();
+    sender.sendEncoded(arena.encode("published"));
+    sender.sendMessage(Opcode.Text, text("direct"), true, false);
+    const other = new FrameArena(); // not side by side with the first: copied too
+    sender.sendEncoded(other.encode("elsewhere"));
+    sender.sendEncoded(arena.encode("again"));
+    await settle();
+    assert.equal(sink.writes.length, 1);
+    assert.deepEqual(framesOf(sink.writes[0]).map((f) => decode(f.payload)), [
+      "published",
+      "direct",
+      "elsewhere",
+      "again",
+    ]);
+  });
+
+  test("the shared slice waits behind a write in flight, then goes out whole", async () => {
+    const { sink, sender } = setUp();
+    sender.sendMessage(Opcode.Text, text("first"), true, false);
+    await settle();
+    assert.equal(sink.inFlight, 1);
+    const arena = new FrameArena();
+    for (let i = 0; i < 3; i++) {
+      sender.sendEncoded(arena.encode(`p${i}`));
+      await settle(); // later turns: the slice grows while the first write is in flight
+    }
+    assert.equal(sink.writes.length, 1);
+    await sink.complete();
+    assert.equal(sink.writes.length, 2);
+    assert.deepEqual(framesOf(sink.writes[1]).map((f) => decode(f.payload)), ["p0", "p1", "p2"]);
+    assert.equal(sink.same[1].buffer, arena.encode("x").buffer);
   });
 
   test("masking: every frame masked with its own key, the payload intact", async () => {
