@@ -208,6 +208,8 @@ export class WebSocketServer<T = undefined> {
   readonly #listener: Listener;
   readonly #scheme: "http" | "https";
   readonly #connections = new Set<Connection<T>>();
+  /** Forgets a connection once it has closed (every connection's `onClosed`). */
+  readonly #untrack = (ws: object) => this.#connections.delete(ws as Connection<T>);
   readonly #topics: TopicRegistry<Connection<T>>;
   /** Sockets still in the HTTP phase, with a function that drops each. */
   readonly #handshaking = new Set<() => void>();
@@ -439,9 +441,11 @@ export class WebSocketServer<T = undefined> {
       options: this.#connectionOptions,
       topics: this.#topics,
       rateLimit: this.#options.rateLimit ?? null,
+      // One function for every connection; a closure made here would also keep the handshake's
+      // whole scope (its closures, the request head) alive for as long as the connection.
+      onClosed: this.#untrack,
     });
     this.#connections.add(ws);
-    ws.closed.then(() => this.#connections.delete(ws));
     ws.start(rest);
   }
 

@@ -57,6 +57,8 @@ export interface ConnectionInit<T> {
   topics: TopicRegistry<Connection<T>> | null;
   /** The server's limit on incoming messages, or null for none. */
   rateLimit: RateLimit | null;
+  /** Called once the connection has closed, before its `close` callback (the server's count). */
+  onClosed?: (connection: object) => void;
 }
 
 /** The method that tells when a connection's `close` callback is done; kept off the public API. */
@@ -82,8 +84,6 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   readonly remoteAddress: NetAddress;
   /** Per-connection application data. */
   data: T;
-  /** Settles with how the connection ended, once it has. */
-  readonly closed: Promise<CloseInfo>;
 
   readonly #transport: Transport;
   readonly #reader: ChunkReader;
@@ -111,8 +111,14 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   #socketClosing = false;
   /** The `close` callback's promise while it runs (an async callback), else null. */
   #closeHandled: Promise<void> | null = null;
-  #resolveClosed!: (info: CloseInfo) => void;
-  readonly #onApplicationErrorBound = (error: unknown) => this.#onApplicationError(error);
+  /** How the connection ended; null while it is open. */
+  #closeInfo: CloseInfo | null = null;
+  /** `closed`, made when first asked for: most connections are never awaited. */
+  #closedPromise: Promise<CloseInfo> | null = null;
+  #resolveClosed: ((info: CloseInfo) => void) | null = null;
+  readonly #onClosed: ((connection: object) => void) | undefined;
+  /** Created with the first async callback: many applications never have one. */
+  #onApplicationErrorBound: ((error: unknown) => void) | null = null;
 
   /** Wires the parts; nothing is read or timed until {@link start}. */
   constructor(init: ConnectionInit<T>) {
@@ -127,7 +133,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     this.#handler = init.handler;
     this.#options = options;
     this.#topics = init.topics;
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#onClosed = init.onClosed;
     this.#session = new Session(init.role);
     const hooks = new Connection.#Hooks(this);
     this.#inbound = new Inbound({
@@ -152,6 +158,17 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
       // Only a server's connections: a client's caller holds the connection and reads it later.
       this.#watchUnread = init.role === "server" && !warnedUnread.has(init.handler);
     }
+  }
+
+  /** Settles with how the connection ended, once it has. */
+  get closed(): Promise<CloseInfo> {
+    if (this.#closedPromise === null) {
+      const info = this.#closeInfo;
+      this.#closedPromise = info !== null
+        ? Promise.resolve(info)
+        : new Promise((resolve) => this.#resolveClosed = resolve);
+    }
+    return this.#closedPromise;
   }
 
   /** The WHATWG ready state: 1 open, 2 closing, 3 closed. */
@@ -406,7 +423,9 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
       this.#subscriptions = null;
     }
     this.#queue?.close();
-    this.#resolveClosed(info);
+    this.#closeInfo = info;
+    this.#resolveClosed?.(info);
+    this.#onClosed?.(this);
     this.#closeHandled = this.#call(this.#handler.close, info.code, info.reason);
   }
 
@@ -518,7 +537,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     const handler = this.#handler;
     try {
       const result = handler.message!.call(handler, this, message);
-      if (result instanceof Promise) result.catch(this.#onApplicationErrorBound);
+      if (result instanceof Promise) result.catch(this.#reportApplicationError());
     } catch (error) {
       this.#onApplicationError(error);
     }
@@ -578,12 +597,16 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     try {
       const result = callback.call(this.#handler, this, ...args);
       if (result instanceof Promise) {
-        return result.then(ignore, this.#onApplicationErrorBound);
+        return result.then(ignore, this.#reportApplicationError());
       }
     } catch (error) {
       this.#onApplicationError(error);
     }
     return null;
+  }
+
+  #reportApplicationError(): (error: unknown) => void {
+    return this.#onApplicationErrorBound ??= (error) => this.#onApplicationError(error);
   }
 
   #onApplicationError(error: unknown): void {

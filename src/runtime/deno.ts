@@ -201,17 +201,32 @@ export function denoTransport(conn: Deno.Conn): Transport {
     // WebSocket frames are small and latency-sensitive; the sender already batches writes.
     (conn as Deno.TcpConn).setNoDelay(true);
   }
-  return {
-    readable: conn.readable,
-    writable: conn.writable,
-    remoteAddress: netAddress(conn.remoteAddr),
-    localAddress: netAddress(conn.localAddr),
-    closeWrite() {
-      conn.closeWrite().catch(() => {
-        // Already closed: nothing left to half-close.
-      });
-    },
-  };
+  return new DenoTransport(conn);
+}
+
+/** A Deno connection as a {@link Transport}: a class, so that an idle one holds no closure. */
+class DenoTransport implements Transport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly remoteAddress: NetAddress;
+  readonly localAddress: NetAddress;
+  readonly #conn: Deno.Conn;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.readable = conn.readable;
+    this.writable = conn.writable;
+    this.remoteAddress = netAddress(conn.remoteAddr);
+    this.localAddress = netAddress(conn.localAddr);
+  }
+
+  closeWrite(): void {
+    this.#conn.closeWrite().catch(ignoreClosed);
+  }
+}
+
+function ignoreClosed(): void {
+  // Already closed: nothing left to half-close.
 }
 
 function netAddress(addr: Deno.Addr): NetAddress {
