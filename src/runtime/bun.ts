@@ -7,13 +7,15 @@
  */
 
 import process from "node:process";
-import { closeSync, openSync } from "node:fs";
 import { isIP } from "node:net";
-import { devNull } from "node:os";
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 import { DialFailure } from "../errors.ts";
 import { dialReason, kindOfNodeError, listenError, type NetFailureKind } from "./net_errors.ts";
-import { DescriptorLimitReport, isOutOfDescriptors } from "./descriptor_limit.ts";
+import {
+  atDescriptorLimit,
+  DescriptorLimitReport,
+  isOutOfDescriptors,
+} from "./descriptor_limit.ts";
 
 /** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
 interface BunSocket {
@@ -150,6 +152,8 @@ export const listenBun: ListenFunction = (options, onAccept) => {
           if (atDescriptorLimit()) {
             // This socket took the last descriptor: refuse it, and so keep one free, with which
             // Bun accepts (and this refuses) each connection that comes while none can be served.
+            // (Bun reports nothing when its accept fails for want of one, and retries it at once,
+            // forever: uSockets' event loop would spin at 100% CPU while connections wait.)
             limit.reached();
             socket.terminate();
             return;
@@ -188,21 +192,6 @@ export const listenBun: ListenFunction = (options, onAccept) => {
     },
   };
 };
-
-/**
- * Whether the process has no file descriptor left, found by opening one. Bun reports nothing when
- * its accept fails for want of one, and retries it at once, forever (uSockets' event loop spins
- * at 100% CPU while connections wait), so the adapter must never let the last one be taken by a
- * connection it keeps. Two system calls per accepted connection.
- */
-function atDescriptorLimit(): boolean {
-  try {
-    closeSync(openSync(devNull, "r"));
-    return false;
-  } catch (error) {
-    return isOutOfDescriptors(error);
-  }
-}
 
 /** Connects with `Bun.connect`, with `tls` when asked; resolves once TLS (if any) is verified. */
 export const dialBun: DialFunction = (options) =>

@@ -1,20 +1,35 @@
 /**
- * The process's file-descriptor limit (`ulimit -n`), as both adapters meet it. Every accepted
+ * The process's file-descriptor limit (`ulimit -n`), as the adapters meet it. Every accepted
  * socket is a descriptor; once they are all in use, the kernel still completes new TCP handshakes
  * and queues the connections, but the server cannot accept them. Left alone, they would wait
- * unanswered, and an event loop that retries the accept at once spins at 100% CPU. Both adapters
+ * unanswered, and an event loop that retries the accept at once spins at 100% CPU. The adapters
  * instead refuse (reset) the connections that do not fit, while every connection already open is
  * served, and accept again once descriptors free up; this file holds what they share: how the
  * condition is recognised and the one warning per episode.
  * @module
  */
 
+import { closeSync, openSync } from "node:fs";
+import { devNull } from "node:os";
 import { hostPort } from "./net_errors.ts";
 
 /** Whether `error` says the process (EMFILE) or the system (ENFILE) has no descriptor left. */
 export function isOutOfDescriptors(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === "EMFILE" || code === "ENFILE";
+}
+
+/**
+ * Whether the process has no file descriptor left, found by opening one: two system calls, for
+ * the adapters whose runtime does not say when its accept fails (Bun, Node).
+ */
+export function atDescriptorLimit(): boolean {
+  try {
+    closeSync(openSync(devNull, "r"));
+    return false;
+  } catch (error) {
+    return isOutOfDescriptors(error);
+  }
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 import { DialFailure } from "../errors.ts";
 import { dialReason, kindOfNodeError, listenError } from "./net_errors.ts";
+import { atDescriptorLimit, DescriptorLimitReport } from "./descriptor_limit.ts";
 import { socketTransport } from "./node_socket.ts";
 import { startServerTls, tlsContext } from "./tls_accept.ts";
 
@@ -73,7 +74,13 @@ export const listenNode: ListenFunction = (options, onAccept) => {
   const bound = server.address();
   if (bound === null || typeof bound === "string") throw new Error("listening without an address");
   const local = { hostname: bound.address, port: bound.port };
+  // Out of descriptors, libuv refuses (resets) the connections that do not fit by itself, keeping
+  // a spare descriptor for the purpose, and tells nobody. So a connection that took the last one
+  // is what says the limit is reached: warned about once per episode, as on the other runtimes.
+  const limit = new DescriptorLimitReport(local.hostname, local.port);
   server.on("connection", (socket: Socket) => {
+    if (atDescriptorLimit()) limit.reached();
+    else limit.recovered();
     const remote = remoteOf(socket);
     onAccept(
       context === undefined
