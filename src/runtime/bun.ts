@@ -85,7 +85,9 @@ const streamHandlers: Omit<BunSocketHandler, "open"> = {
     const state = socket.data;
     const controller = state.readController;
     if (controller === null) return;
-    controller.enqueue(chunk);
+    // Bun hands over a Buffer; large payloads are delivered as views into the chunk, and must be
+    // plain Uint8Arrays there as on the other runtimes (a Buffer's `slice` does not copy).
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     if ((controller.desiredSize ?? 1) <= 0 && !state.paused) {
       // Nobody is reading: stop reading from the kernel, so TCP pushes back on the peer.
       state.paused = true;

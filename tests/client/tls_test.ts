@@ -9,6 +9,8 @@
  * certificate (Deno: "invalid peer certificate: UnknownIssuer"; Bun: "unable to verify the first
  * certificate").
  *
+ * Under backpressure, the bytes a TLS server has queued are the bytes it was given.
+ *
  * And a "server" that accepts TCP on a wss:// port but never answers the ClientHello: `connect()`
  * fails at its `timeout`, saying that the TLS handshake did not complete.
  */
@@ -18,9 +20,9 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { connect, WebSocketHandshakeError, type WebSocketServer } from "../../mod.ts";
 import { killChildren, scriptCommand, startChild } from "../helpers/processes.ts";
-import { CA_PATH, TLS_CA } from "../helpers/tls.ts";
-import { OTHER_RUNTIMES } from "../helpers/servers.ts";
-import { WAIT_MS, within } from "../helpers/timing.ts";
+import { CA_PATH, TLS_CA, TLS_CERT, TLS_KEY } from "../helpers/tls.ts";
+import { OTHER_RUNTIMES, startServer } from "../helpers/servers.ts";
+import { sleep, WAIT_MS, within } from "../helpers/timing.ts";
 import { finish, type Probe, probe } from "./_probe.ts";
 import { startInProcess, startPeerServer } from "./_targets.ts";
 
@@ -49,6 +51,37 @@ async function closesCleanly(p: Probe): Promise<void> {
   assert.equal(info.code, 4000);
   assert.equal(info.wasClean, true);
 }
+
+describe("wss:// under backpressure (in-process)", () => {
+  let server: WebSocketServer | undefined;
+  after(() => server?.stop());
+
+  test("what waits in the TLS socket's buffer is what was sent", { timeout: 30_000 }, async () => {
+    // 400 distinct 16 KiB messages at once to a client that reads only later: the socket's buffer
+    // fills, and the sender's pooled write buffers are reused meanwhile. A TLS socket that kept
+    // a reference to one instead of its bytes would send a later batch's bytes.
+    const count = 400;
+    const message = (i: number) =>
+      new Uint8Array(16 * 1024).fill(i % 251).map((b, j) => b ^ (j & 7));
+    server = startServer({
+      tls: { cert: TLS_CERT, key: TLS_KEY },
+      websocket: {
+        open(ws) {
+          for (let i = 0; i < count; i++) ws.send(message(i));
+        },
+      },
+    });
+    const ws = await connect(`wss://127.0.0.1:${server.port}/`, { tls: { caCerts: [TLS_CA] } });
+    await sleep(500); // nobody reads: the server's writes back up
+    let i = 0;
+    for await (const received of ws) {
+      assert.ok(received instanceof Uint8Array);
+      assert.deepEqual(received, message(i), `message ${i}`);
+      if (++i === count) break;
+    }
+    ws.close();
+  });
+});
 
 describe("our client → our TLS server (in-process)", () => {
   let server: WebSocketServer | undefined;

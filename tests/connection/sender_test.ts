@@ -197,6 +197,37 @@ describe("batching", () => {
     ]);
   });
 
+  test("frames of another buffer are never taken for the slice's continuation", async () => {
+    const { sink, sender } = setUp();
+    const first = new FrameArena();
+    const second = new FrameArena();
+    const a = first.encode("aaa");
+    second.encode("xxx"); // so that the next frame of `second` starts where `a` ends
+    const b = second.encode("bbb");
+    assert.equal(b.byteOffset, a.byteOffset + a.length);
+    sender.sendEncoded(a);
+    sender.sendEncoded(b);
+    await settle();
+    const frames = sink.writes.flatMap((w) => framesOf(w));
+    assert.deepEqual(frames.map((f) => decode(f.payload)), ["aaa", "bbb"]);
+  });
+
+  test("an arena that fills up leaves its frames as they are", async () => {
+    const { sink, sender } = setUp();
+    sender.sendMessage(Opcode.Text, text("hold"), true, false);
+    await settle(); // a write in flight: the slices below wait behind it
+    const arena = new FrameArena();
+    const sent: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const message = `${i}:`.padEnd(1000, String.fromCharCode(97 + (i % 26)));
+      sent.push(message);
+      sender.sendEncoded(arena.encode(message)); // 200 KB: three arena buffers and more
+    }
+    for (let i = 0; i < 20 && sink.inFlight > 0; i++) await sink.complete();
+    const frames = sink.writes.slice(1).flatMap((w) => framesOf(w));
+    assert.deepEqual(frames.map((f) => decode(f.payload)), sent);
+  });
+
   test("a frame queued after the shared slice goes behind a copy of it, in order", async () => {
     const { sink, sender } = setUp();
     const arena = new FrameArena();
