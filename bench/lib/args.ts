@@ -19,7 +19,7 @@ export const SUITES: Record<string, string> = {
   handshake: "connect + upgrade + close handshake cycles per second",
   broadcast: "fan-out: one published message to 1,000 subscribers, deliveries/s",
   latency: "echo round-trip percentiles, 10,000 connections x 1 message/s each",
-  codec: "parse / encode / unmask microbenchmarks in GB/s, on Deno and on Bun",
+  codec: "parse / encode / unmask microbenchmarks in GB/s, on Deno, Bun and Node",
   scaleout: "fan-out across instances through Redis, edgews vs Socket.IO (writes SCALEOUT.md)",
 };
 

@@ -295,7 +295,8 @@ export function resultsMarkdown(r: Results): string {
       "",
       `GB/s of payload (10^9 bytes/s), \`bench/codec.ts\` pinned to CPU 0, one process per ` +
         `op, median of ${o.rounds} round(s) (each the median of 5 timed batches after a ` +
-        `warm-up). Deno ${r.codec.versions.deno ?? "?"}, Bun ${r.codec.versions.bun ?? "?"}. ` +
+        `warm-up). Deno ${r.codec.versions.deno ?? "?"}, Bun ${r.codec.versions.bun ?? "?"}, ` +
+        `Node ${r.codec.versions.node ?? "?"}. ` +
         "parse: `Receiver.push` over masked binary frames in 64 KiB chunks the caller reuses " +
         "(payloads copied out); parse-owned: the same with fresh chunks (large payloads " +
         "unmasked in place, handed on as views); encode: `encodeFrame` (server frame, new " +

@@ -187,6 +187,8 @@ export function simpleTable(
   return lines.join("\n");
 }
 
+const RUNTIME_NAMES: Record<string, string> = { deno: "Deno", bun: "Bun", node: "Node" };
+
 /** GB/s medians per codec op (rows) and size × runtime (columns). */
 export function codecTable(samples: CodecSample[]): string {
   const sizes = [...new Set(samples.map((s) => s.size))].sort((a, b) => a - b);
@@ -194,7 +196,7 @@ export function codecTable(samples: CodecSample[]): string {
   const cols = sizes.flatMap((size) => runtimes.map((runtime) => ({ size, runtime })));
   const lines = numberHead(
     "op",
-    cols.map((c) => `${fmtSize(c.size)} ${c.runtime === "deno" ? "Deno" : "Bun"}`),
+    cols.map((c) => `${fmtSize(c.size)} ${RUNTIME_NAMES[c.runtime] ?? c.runtime}`),
   );
   for (const op of CODEC_OPS.filter((op) => samples.some((s) => s.op === op))) {
     const cells = cols.map((c) => {

@@ -1,5 +1,5 @@
 /**
- * The codec suite: bench/codec.ts on Deno and on Bun, pinned to CPU 0, one process per op (so
+ * The codec suite: bench/codec.ts on Deno, Bun and Node, pinned to CPU 0, one process per op (so
  * ops do not share JIT type feedback), once per round; the report takes medians per case.
  *
  * @module
@@ -8,19 +8,20 @@
 import type { Options } from "../lib/args.ts";
 import { fmtSize } from "../lib/format.ts";
 import { waitIdle } from "../lib/machine.ts";
-import { BUN, DENO } from "../lib/paths.ts";
+import { BUN, DENO, NODE } from "../lib/paths.ts";
 import { run } from "../lib/processes.ts";
 import { CODEC_OPS, type CodecSample, type Json } from "../lib/results.ts";
 
 /** Runs the suite; resolves with the samples and the runtime versions codec.ts reported. */
 export async function codecSuite(o: Options): Promise<{ samples: CodecSample[]; versions: Json }> {
   console.log(
-    `\n== codec microbenchmarks (bench/codec.ts): GB/s of payload, Deno and Bun, ` +
+    `\n== codec microbenchmarks (bench/codec.ts): GB/s of payload, Deno, Bun and Node, ` +
       `${o.rounds} round(s) ==`,
   );
   const runtimes: [string, string[]][] = [
     ["deno", [DENO, "run", "-A", "bench/codec.ts"]],
     ["bun", [BUN, "bench/codec.ts"]],
+    ["node", [NODE, "bench/codec.ts"]],
   ];
   const samples: CodecSample[] = [];
   const versions: Json = {};
