@@ -11,11 +11,7 @@ import { isIP } from "node:net";
 import type { DialFunction, ListenFunction, NetAddress, Transport } from "../transport.ts";
 import { DialFailure } from "../errors.ts";
 import { dialReason, kindOfNodeError, listenError, type NetFailureKind } from "./net_errors.ts";
-import {
-  atDescriptorLimit,
-  DescriptorLimitReport,
-  isOutOfDescriptors,
-} from "./descriptor_limit.ts";
+import { atDescriptorLimit, DescriptorLimitReport } from "./descriptor_limit.ts";
 
 /** The part of Bun's socket API this adapter uses (Bun's types are not available under Deno). */
 interface BunSocket {
