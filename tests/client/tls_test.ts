@@ -57,22 +57,29 @@ describe("wss:// under backpressure (in-process)", () => {
   after(() => server?.stop());
 
   test("what waits in the TLS socket's buffer is what was sent", { timeout: 30_000 }, async () => {
-    // 400 distinct 16 KiB messages at once to a client that reads only later: the socket's buffer
-    // fills, and the sender's pooled write buffers are reused meanwhile. A TLS socket that kept
-    // a reference to one instead of its bytes would send a later batch's bytes.
-    const count = 400;
+    // Distinct messages to a client that reads only later, so that the socket's buffer fills:
+    // 1,600 of 4 KiB, three a turn (batches smaller than the socket's own buffer, which it takes
+    // while a write is still in progress), then 100 of 16 KiB at once (batches larger than it).
+    // The sender's pooled write buffers are reused meanwhile: a TLS socket that kept a reference
+    // to one instead of its bytes would send a later batch's bytes.
+    const small = 1600;
+    const count = small + 100;
     const message = (i: number) =>
-      new Uint8Array(16 * 1024).fill(i % 251).map((b, j) => b ^ (j & 7));
+      new Uint8Array(i < small ? 4096 : 16 * 1024).fill(i % 251).map((b, j) => b ^ (j & 7));
     server = startServer({
       tls: { cert: TLS_CERT, key: TLS_KEY },
       websocket: {
-        open(ws) {
-          for (let i = 0; i < count; i++) ws.send(message(i));
+        async open(ws) {
+          for (let i = 0; i < small; i++) {
+            ws.send(message(i));
+            if (i % 3 === 2) await new Promise((resolve) => setTimeout(resolve, 0));
+          }
+          for (let i = small; i < count; i++) ws.send(message(i));
         },
       },
     });
     const ws = await connect(`wss://127.0.0.1:${server.port}/`, { tls: { caCerts: [TLS_CA] } });
-    await sleep(500); // nobody reads: the server's writes back up
+    await sleep(1500); // nobody reads: the server's writes back up
     let i = 0;
     for await (const received of ws) {
       assert.ok(received instanceof Uint8Array);
