@@ -20,10 +20,14 @@ const COLUMNS: [keyof Latency, string][] = [
   ["max_us", "max ms"],
 ];
 
-/** edgews's p99 must not exceed the p99 of its runtime's native server (issue 13). */
+/**
+ * edgews's p99 must not exceed the p99 of its runtime's native server (issue 13), or on Node of
+ * `ws`.
+ */
 export const LATENCY_TARGETS: { subject: string; anchor: string }[] = [
   { subject: "edgews-deno", anchor: "deno-native" },
   { subject: "edgews-bun", anchor: "bun-native" },
+  { subject: "edgews-node", anchor: "ws-node" },
 ];
 
 /** `server`'s valid samples, without the contended ones if there are others. */

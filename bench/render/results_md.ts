@@ -10,6 +10,7 @@ import { fmtNum, fmtSize } from "../lib/format.ts";
 import type { Results } from "../lib/results.ts";
 import { latencyTable, latencyTargetTable } from "./latency_table.ts";
 import {
+  BROADCAST_TARGETS,
   codecTable,
   compressionTargets,
   mediansByServer,
@@ -87,6 +88,7 @@ function tables(r: Results) {
         cell: (s) => FANOUT[s] ?? "",
       }),
     broadcastRatios: b && ratioTable(b.medians, o.bcSizes),
+    broadcastTargets: b && targetTable(b.medians, BROADCAST_TARGETS),
     codec: r.codec && codecTable(r.codec.samples),
     latency: l && latencyTable(o.servers, l.samples),
     latencyTargets: l && latencyTargetTable(l.samples),
@@ -108,6 +110,7 @@ export function consoleSummary(r: Results): string {
     t.handshake,
     t.broadcast,
     t.broadcastRatios,
+    t.broadcastTargets,
     t.latency,
     t.latencyTargets,
     t.codec,
@@ -267,6 +270,7 @@ export function resultsMarkdown(r: Results): string {
       "",
     );
     if (t.broadcastRatios) md.push("### Ratios (edgews ÷ anchor)", "", t.broadcastRatios, "");
+    if (t.broadcastTargets) md.push("### Targets", "", t.broadcastTargets, "");
   }
   const l = r.latency;
   if (l && t.latency) {
