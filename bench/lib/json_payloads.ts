@@ -9,19 +9,8 @@
 
 import { Buffer } from "node:buffer";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
+import { seeded } from "../../tests/helpers/random.ts";
 import { ROOT } from "./paths.ts";
-
-/** A small seeded PRNG (mulberry32): the same messages on every run and machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const USERS = [
   "ada",
@@ -67,7 +56,7 @@ function event(next: () => number, i: number): Record<string, unknown> {
 
 /** A JSON array of events, exactly `size` bytes of ASCII (the last text padded to fit). */
 export function jsonMessage(size: number, seed: number): string {
-  const next = rng(seed);
+  const next = seeded(seed); // the same messages on every run and machine
   const items: Record<string, unknown>[] = [];
   const filler = { type: "message", text: "" };
   for (let i = 0;; i++) {

@@ -28,10 +28,15 @@ export function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8
  */
 export function encodeMessageFrame(data: SendData, prefix = 0): Uint8Array {
   const text = typeof data === "string";
-  const payload = text ? encoder.encode(data) : toBytes(data);
+  const payload = messagePayload(data);
   const out = new Uint8Array(prefix + frameHeaderLength(payload.length, false) + payload.length);
   writeFrame(out, prefix, messageHeaderByte(text), payload, null);
   return out;
+}
+
+/** A message's payload: a string's UTF-8, or the bytes themselves (uncopied). */
+function messagePayload(data: SendData): Uint8Array {
+  return typeof data === "string" ? encoder.encode(data) : toBytes(data);
 }
 
 function messageHeaderByte(text: boolean): number {
@@ -56,7 +61,7 @@ export class FrameArena {
   /** `data` as a whole message frame (see {@link encodeMessageFrame}), never modified after. */
   encode(data: SendData): Uint8Array {
     const text = typeof data === "string";
-    const payload = text ? encoder.encode(data) : toBytes(data);
+    const payload = messagePayload(data);
     const size = frameHeaderLength(payload.length, false) + payload.length;
     if (size > ARENA_SIZE / 4) {
       const out = new Uint8Array(size);

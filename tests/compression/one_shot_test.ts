@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import * as zlib from "node:zlib";
 import type { WebSocketServer } from "../../mod.ts";
 import { concat } from "../helpers/bytes.ts";
+import { randomBytes } from "../helpers/random.ts";
 import type { RawClient } from "../helpers/raw_client.ts";
 import { RUNTIME, startServer } from "../helpers/servers.ts";
 import { bytes, clientFrame, OP } from "../helpers/wire.ts";
@@ -122,12 +123,7 @@ describe(`permessage-deflate, one-shot path (${RUNTIME})`, () => {
   test("order: small messages wait behind one still being inflated by the stream", async () => {
     const { client } = track(await open(echo, AFRESH));
     // 96 KiB that hardly compress: over 64 KiB compressed, so inflated through the stream.
-    const noise = new Uint8Array(96 * 1024);
-    let seed = 1;
-    for (let i = 0; i < noise.length; i++) {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      noise[i] = seed >>> 24;
-    }
+    const noise = randomBytes(96 * 1024, 1);
     const compressed = await deflate([noise]);
     assert.ok(compressed.length > 64 * 1024, "too large for the one-shot path");
     const frames = [clientFrame(OP.binary, compressed, { rsv: RSV1 })];
