@@ -111,8 +111,6 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   #socketClosing = false;
   /** The `close` callback's promise while it runs (an async callback), else null. */
   #closeHandled: Promise<void> | null = null;
-  /** How the connection ended; null while it is open. */
-  #closeInfo: CloseInfo | null = null;
   /** `closed`, made when first asked for: most connections are never awaited. */
   #closedPromise: Promise<CloseInfo> | null = null;
   #resolveClosed: ((info: CloseInfo) => void) | null = null;
@@ -163,9 +161,9 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   /** Settles with how the connection ended, once it has. */
   get closed(): Promise<CloseInfo> {
     if (this.#closedPromise === null) {
-      const info = this.#closeInfo;
-      this.#closedPromise = info !== null
-        ? Promise.resolve(info)
+      // Once closed, the session's account of how does not change.
+      this.#closedPromise = this.#session.state === SessionState.Closed
+        ? Promise.resolve(this.#session.closeInfo)
         : new Promise((resolve) => this.#resolveClosed = resolve);
     }
     return this.#closedPromise;
@@ -423,7 +421,6 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
       this.#subscriptions = null;
     }
     this.#queue?.close();
-    this.#closeInfo = info;
     this.#resolveClosed?.(info);
     this.#onClosed?.(this);
     this.#closeHandled = this.#call(this.#handler.close, info.code, info.reason);
