@@ -147,7 +147,7 @@ export async function connectWith<T = undefined>(
       );
     });
     step = "websocket";
-    reader = openChunkReader(transport.readable);
+    reader = openChunkReader(transport);
     writer = transport.writable.getWriter();
     if (failure !== null) throw failure;
     writer.write(request).catch(ignore);

@@ -331,7 +331,7 @@ export class WebSocketServer<T = undefined> {
   }
 
   async #accept(transport: Transport): Promise<void> {
-    const reader = openChunkReader(transport.readable);
+    const reader = openChunkReader(transport);
     const writer = transport.writable.getWriter();
     const drop = () => dropSocket(writer, reader);
     if (this.#shutdown !== null) return drop();

@@ -20,6 +20,13 @@ export interface NetAddress {
 export interface Transport {
   /** Bytes from the peer, one chunk per read from the socket. */
   readable: ReadableStream<Uint8Array>;
+  /**
+   * True when `readable` is a byte stream (`type: "bytes"`), which a reader can fill into a
+   * buffer of its own (BYOB). Said by the adapter rather than found by trying: on some runtimes
+   * asking a default stream for a BYOB reader throws an error whose stack and message cost more
+   * than a whole handshake's parsing.
+   */
+  readonly readableIsByteStream?: boolean;
   /** Bytes to the peer; a write resolves once the socket has taken every byte of it. */
   writable: WritableStream<Uint8Array>;
   /** The peer's address. */

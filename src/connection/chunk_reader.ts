@@ -5,12 +5,14 @@
  * and the same buffer is used again for the next read, so a busy connection allocates nothing
  * per read (Deno's default reader allocates 64 KiB for every read) and an idle one holds a small
  * buffer instead of 64 KiB. The buffer follows the traffic: twice the last read, between 1 and
- * 64 KiB. Other streams (Bun's, built by our adapter) are read with their default reader.
+ * 64 KiB. Other streams (Bun's and Node's, built by our adapters) are read with their default reader.
  *
  * A chunk is valid until the next `read()`: whoever keeps bytes must copy them, as the frame
  * parser and the head reader do.
  * @module
  */
+
+import type { Transport } from "../transport.ts";
 
 /** The part of a stream reader the handshake and the connection use. */
 export interface ChunkReader {
@@ -32,15 +34,14 @@ export interface ChunkReader {
 const MIN_BUFFER = 1024;
 const MAX_BUFFER = 64 * 1024;
 
-/** A reader for `readable`: BYOB with a reused buffer when the stream supports it. */
-export function openChunkReader(readable: ReadableStream<Uint8Array>): ChunkReader {
-  let byob: ReadableStreamBYOBReader;
-  try {
-    byob = readable.getReader({ mode: "byob" });
-  } catch {
-    return new DefaultChunkReader(readable.getReader());
-  }
-  return new ByobChunkReader(byob);
+/** A reader for a transport's bytes: BYOB with a reused buffer when its stream is a byte stream. */
+export function openChunkReader(
+  transport: Pick<Transport, "readable" | "readableIsByteStream">,
+): ChunkReader {
+  const readable = transport.readable;
+  return transport.readableIsByteStream
+    ? new ByobChunkReader(readable.getReader({ mode: "byob" }))
+    : new DefaultChunkReader(readable.getReader());
 }
 
 /** Chunks as the stream enqueued them: each is the reader's to keep. */

@@ -220,6 +220,11 @@ class DenoTransport implements Transport {
     this.localAddress = netAddress(conn.localAddr);
   }
 
+  /** Deno's sockets are byte streams (on the prototype, so that no connection holds it). */
+  get readableIsByteStream(): boolean {
+    return true;
+  }
+
   closeWrite(): void {
     this.#conn.closeWrite().catch(ignoreClosed);
   }
