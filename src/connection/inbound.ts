@@ -8,6 +8,7 @@
 import { Receiver, type ReceiverHandler } from "../protocol/receiver.ts";
 import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 import { InboundDeflate } from "./compression.ts";
+import { unzeroedBytes } from "./unzeroed_bytes.ts";
 
 /** With permessage-deflate, reading pauses while this many compressed bytes await inflating. */
 const INFLATE_BACKLOG_LIMIT = 1024 * 1024;
@@ -43,6 +44,7 @@ export class Inbound {
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
       perMessageDeflate: options.deflate !== null,
+      allocate: unzeroedBytes,
     });
   }
 

@@ -13,6 +13,7 @@ import { firstHeaderByte, frameHeaderLength, writeFrame } from "../protocol/fram
 import { Opcode } from "../protocol/opcodes.ts";
 import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 import { OutboundDeflate } from "./compression.ts";
+import { unzeroedBytes } from "./unzeroed_bytes.ts";
 import { returnWriteBuffer, takeWriteBuffer, WRITE_BUFFER_SIZE } from "./write_buffers.ts";
 
 /**
@@ -212,7 +213,7 @@ export class Sender {
     if (size > BATCH_FRAME_LIMIT) {
       // Large frames get their own buffer (written after whatever is batched before them).
       this.#flush();
-      const frame = new Uint8Array(size);
+      const frame = unzeroedBytes(size);
       writeFrame(frame, 0, firstByte, payload, mask);
       this.#write(frame);
       return;

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { unzeroedBytes } from "./unzeroed_bytes.ts";
 
 /**
  * The large size, and the largest batch: twice the largest read, so that the echoes of
@@ -48,8 +48,7 @@ export function takeWriteBuffer(size: number): Uint8Array {
   // Not zeroed: only the bytes a batch writes are ever sent. Where the runtime can skip zeroing
   // (Bun can), a fresh 128 KiB buffer costs next to nothing, and a broadcast that outgrows the
   // spare buffers (a thousand subscribers' batches at once) spent a quarter of its time zeroing.
-  const unzeroed = Buffer.allocUnsafeSlow(sizeClass.size);
-  const fresh = new Uint8Array(unzeroed.buffer, unzeroed.byteOffset, sizeClass.size);
+  const fresh = unzeroedBytes(sizeClass.size);
   pooled.add(fresh.buffer);
   return fresh;
 }

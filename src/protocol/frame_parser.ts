@@ -43,11 +43,20 @@ const NO_MASK = new Uint8Array(4);
 /** Frames that span chunks grow their buffer from here, so a length in a header is no allocation. */
 const INITIAL_PARTIAL_CAPACITY = 64 * 1024;
 /**
+ * A frame that spans chunks gets its whole buffer once this fraction of it (1/8) has arrived:
+ * the buffer is never larger than 8 times the bytes received (or the first 64 KiB).
+ */
+const ALLOCATION_BOUND = 8;
+/**
  * Payloads from this size up are handed on as views into an owned chunk. Smaller ones are copied:
  * the copy is cheap, and a small message kept by the application should not keep a whole chunk
  * alive.
  */
 const ZERO_COPY_MIN = 4 * 1024;
+
+function zeroedBytes(size: number): Uint8Array {
+  return new Uint8Array(size);
+}
 
 /** Parses a byte stream into frames, reporting them to a {@link FrameSink}. */
 export class FrameParser {
@@ -63,10 +72,17 @@ export class FrameParser {
   #length = 0;
   #received = 0;
   #payload: Uint8Array = EMPTY_BYTES;
+  readonly #allocate: (size: number) => Uint8Array;
 
-  /** Creates a parser that reports to `sink`. */
-  constructor(sink: FrameSink) {
+  /**
+   * Creates a parser that reports to `sink`. `allocate` makes the buffer of a frame that spans
+   * chunks; every byte of it is written before it is read, so it need not be zeroed, and for
+   * large frames zeroing is a measurable share of the work. The default zeroes (plain JavaScript
+   * has no other way); the connection passes one that does not.
+   */
+  constructor(sink: FrameSink, allocate: (size: number) => Uint8Array = zeroedBytes) {
     this.#sink = sink;
+    this.#allocate = allocate;
   }
 
   /** Whether the parser has stopped (the sink refused a frame); later input is ignored. */
@@ -216,12 +232,19 @@ export class FrameParser {
     return size;
   }
 
-  /** Grows the partial-frame buffer to hold `needed` bytes, doubling, never past the frame. */
+  /**
+   * Grows the partial-frame buffer to hold `needed` bytes: doubling while little of the frame has
+   * arrived, then straight to the whole frame, so that a large frame is regrown at most a few
+   * times (each regrowth copies everything received so far) while a header that announces a
+   * large frame still costs at most {@link ALLOCATION_BOUND} times the bytes actually sent.
+   */
   #reserve(needed: number): void {
     if (this.#payload.length >= needed) return;
-    let capacity = Math.max(this.#payload.length * 2, INITIAL_PARTIAL_CAPACITY, needed);
+    let capacity = needed * ALLOCATION_BOUND >= this.#length
+      ? this.#length
+      : Math.max(this.#payload.length * 2, INITIAL_PARTIAL_CAPACITY, needed);
     if (capacity > this.#length) capacity = this.#length;
-    const grown = new Uint8Array(capacity);
+    const grown = this.#allocate(capacity);
     grown.set(this.#payload.subarray(0, this.#received));
     this.#payload = grown;
   }

@@ -47,6 +47,11 @@ export interface ReceiverOptions {
    * its frames go to `onCompressedFrame`. Without it, RSV1 is a protocol error (1002).
    */
   perMessageDeflate?: boolean;
+  /**
+   * Allocates the buffer of a frame that spans chunks, as for `FrameParser`: the I/O layer may
+   * give memory that is not zeroed. Defaults to `new Uint8Array(size)`.
+   */
+  allocate?: (size: number) => Uint8Array;
 }
 
 /** Turns a byte stream from the peer into messages and control events. */
@@ -94,7 +99,7 @@ export class Receiver implements FrameSink {
     this.#maxFragments = options.maxFragments;
     this.#perMessageDeflate = options.perMessageDeflate ?? false;
     this.#compressedSlack = Math.floor(this.#maxPayload / 1024) + 64;
-    this.#parser = new FrameParser(this);
+    this.#parser = new FrameParser(this, options.allocate);
   }
 
   /** Whether the receiver has stopped reading (after a close frame or a protocol error). */

@@ -204,7 +204,8 @@ function onError(this: Socket, error: Error): void {
 function onClose(this: Socket): void {
   const streams = streamsOf(this);
   streams.endReadable();
-  streams.settleWrite(new Error("socket closed"));
+  // The error (and its stack) only for a write still waiting: most sockets close with none.
+  if (streams.waiting !== null) streams.settleWrite(new Error("socket closed"));
 }
 
 function onDrain(this: Socket): void {

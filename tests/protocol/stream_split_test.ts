@@ -226,4 +226,48 @@ describe("FrameParser over a stream split at every offset", () => {
     assert.equal(frames, 0);
     assert.equal(parser.stopped, true);
   });
+
+  test("a frame's buffer is at most 8 times what arrived, and a large frame is regrown at most twice", () => {
+    // A header announcing 16 MiB followed by 1 MiB in 64 KiB pieces: the buffer follows what
+    // arrives instead of what the header claims.
+    const announced = 16 * 1024 * 1024;
+    const piece = 64 * 1024;
+    const header = Uint8Array.of(0x82, 0xff, 0, 0, 0, 0, 0x01, 0, 0, 0, 1, 2, 3, 4);
+    const capacities: number[] = [];
+    const parser = new FrameParser({
+      onFrameHeader: () => true,
+      onFramePart(part, received) {
+        assert.ok(part.length <= Math.max(8 * received, piece), `${part.length} for ${received}`);
+        if (capacities.at(-1) !== part.length) capacities.push(part.length);
+        return true;
+      },
+      onFrame: () => true,
+      onMalformedHeader() {},
+    });
+    parser.push(header);
+    for (let sent = 0; sent < 1024 * 1024; sent += piece) parser.push(new Uint8Array(piece));
+    assert.deepEqual(capacities, [piece, 2 * piece, 4 * piece, 8 * piece, 16 * piece]);
+
+    // A 1 MiB frame arriving in 64 KiB pieces: 64 KiB, 128 KiB, then the whole frame, so what is
+    // received is copied again 192 KiB in all, not 960 KiB as doubling up to 1 MiB would.
+    const whole: number[] = [];
+    let payload: Uint8Array | null = null;
+    const small = new FrameParser({
+      onFrameHeader: () => true,
+      onFramePart(part) {
+        if (whole.at(-1) !== part.length) whole.push(part.length);
+        return true;
+      },
+      onFrame(done) {
+        payload = done;
+        return true;
+      },
+      onMalformedHeader() {},
+    });
+    const body = randomBytes(1024 * 1024, 11);
+    const frame = clientFrame(OP.binary, body);
+    for (let at = 0; at < frame.length; at += piece) small.push(frame.subarray(at, at + piece));
+    assert.deepEqual(whole, [piece, 2 * piece, 1024 * 1024]);
+    assert.deepEqual(payload, body);
+  });
 });
