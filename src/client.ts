@@ -24,7 +24,6 @@ import { readHead } from "./connection/read_head.ts";
 import { decodeChunks } from "./handshake/chunked_body.ts";
 import { concatBytes, ignore } from "./protocol/bytes.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
-import { type ChunkReader, openChunkReader } from "./connection/chunk_reader.ts";
 import { checkConnectOptions } from "./options.ts";
 import { dropSocket } from "./connection/drop_socket.ts";
 
@@ -92,7 +91,7 @@ export async function connectWith<T = undefined>(
   signal?.throwIfAborted();
 
   let transport: Transport | null = null;
-  let reader: ChunkReader | null = null;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   let failure: unknown = null;
   const drop = () => dropSocket(writer, reader);
@@ -147,7 +146,7 @@ export async function connectWith<T = undefined>(
       );
     });
     step = "websocket";
-    reader = openChunkReader(transport);
+    reader = transport.readable.getReader();
     writer = transport.writable.getWriter();
     if (failure !== null) throw failure;
     writer.write(request).catch(ignore);
@@ -255,7 +254,7 @@ function dropTransport(transport: Transport): void {
  * close to wait for: its last chunk ends it.)
  */
 async function readErrorBody(
-  reader: ChunkReader,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
   rest: Uint8Array,
   status: number,
   headers: Headers,
@@ -277,7 +276,7 @@ async function readErrorBody(
   ) {
     const next = await reader.read().catch(() => null);
     if (next === null || next.done) break;
-    body = concatBytes([body, next.value]); // a copy: the reader reuses its chunks
+    body = body.length === 0 ? next.value : concatBytes([body, next.value]);
     if (chunked) decoded = decodeChunks(body);
   }
   if (decoded !== null) body = decoded.data;

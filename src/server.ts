@@ -43,7 +43,6 @@ import {
   type PerMessageDeflateOptions,
   resolveDeflateOptions,
 } from "./handshake/permessage_deflate.ts";
-import { type ChunkReader, openChunkReader } from "./connection/chunk_reader.ts";
 import { checkServeOptions } from "./options.ts";
 import { dropSocket } from "./connection/drop_socket.ts";
 
@@ -331,7 +330,7 @@ export class WebSocketServer<T = undefined> {
   }
 
   async #accept(transport: Transport): Promise<void> {
-    const reader = openChunkReader(transport);
+    const reader = transport.readable.getReader();
     const writer = transport.writable.getWriter();
     const drop = () => dropSocket(writer, reader);
     if (this.#shutdown !== null) return drop();
@@ -349,7 +348,7 @@ export class WebSocketServer<T = undefined> {
 
   async #handshake(
     transport: Transport,
-    reader: ChunkReader,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
     writer: WritableStreamDefaultWriter<Uint8Array>,
     drop: () => void,
   ): Promise<void> {
@@ -455,7 +454,7 @@ export class WebSocketServer<T = undefined> {
    * timeout or a closed socket.
    */
   async #readHead(
-    reader: ChunkReader,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
     timeOut: () => void,
   ): Promise<{ head: RequestHead; rest: Uint8Array } | HttpError | null> {
     const received = await withDeadline(
@@ -483,7 +482,7 @@ export class WebSocketServer<T = undefined> {
     transport: Transport,
     head: RequestHead,
     rest: Uint8Array,
-    reader: ChunkReader,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
     respond: (bytes: Uint8Array) => void,
     timeOut: () => void,
   ): Promise<void> {
@@ -522,7 +521,7 @@ export class WebSocketServer<T = undefined> {
   async #readBody(
     head: RequestHead,
     rest: Uint8Array,
-    reader: ChunkReader,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
   ): Promise<Uint8Array | HttpError | null> {
     if (head.headers.has("transfer-encoding")) {
       return { status: 501, message: "Chunked request bodies are not supported" };
@@ -540,7 +539,7 @@ export class WebSocketServer<T = undefined> {
     while (body.length < length) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done || value === undefined) return { status: 400, message: "Request body ended early" };
-      body = concatBytes([body, value]); // a copy: the reader reuses its chunks
+      body = body.length === 0 ? value : concatBytes([body, value]);
     }
     return body.subarray(0, length);
   }

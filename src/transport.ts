@@ -18,15 +18,11 @@ export interface NetAddress {
  * only the sending side.
  */
 export interface Transport {
-  /** Bytes from the peer, one chunk per read from the socket. */
-  readable: ReadableStream<Uint8Array>;
   /**
-   * True when `readable` is a byte stream (`type: "bytes"`), which a reader can fill into a
-   * buffer of its own (BYOB). Said by the adapter rather than found by trying: on some runtimes
-   * asking a default stream for a BYOB reader throws an error whose stack and message cost more
-   * than a whole handshake's parsing.
+   * Bytes from the peer, one chunk per read from the socket. Each chunk is the reader's to keep:
+   * the adapter never writes into its memory again, so payloads can be handed on as views of it.
    */
-  readonly readableIsByteStream?: boolean;
+  readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer; a write resolves once the socket has taken every byte of it. */
   writable: WritableStream<Uint8Array>;
   /** The peer's address. */

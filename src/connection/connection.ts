@@ -18,7 +18,6 @@ import type { ReceiverHandler } from "../protocol/receiver.ts";
 import { type CloseInfo, Session, SessionState, type SessionStep } from "../protocol/session.ts";
 import type { DeflateAgreement } from "../handshake/permessage_deflate.ts";
 import type { NetAddress, Transport } from "../transport.ts";
-import type { ChunkReader } from "./chunk_reader.ts";
 import type { ConnectionOptions } from "./connection_options.ts";
 import { Inbound } from "./inbound.ts";
 import { Liveness, type LivenessEvents } from "./liveness.ts";
@@ -35,7 +34,7 @@ export interface ConnectionInit<T> {
   /** The socket, already past the HTTP handshake. */
   transport: Transport;
   /** The transport's reader, already used by the handshake. */
-  reader: ChunkReader;
+  reader: ReadableStreamDefaultReader<Uint8Array>;
   /** The transport's writer, already used by the handshake. */
   writer: WritableStreamDefaultWriter<Uint8Array>;
   /** "server" (expects masked frames, never masks) or "client" (the reverse). */
@@ -86,7 +85,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   data: T;
 
   readonly #transport: Transport;
-  readonly #reader: ChunkReader;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   // deno-lint-ignore no-explicit-any
   readonly #handler: WebSocketHandler<T, any>;
@@ -296,8 +295,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   start(leftover: Uint8Array): void {
     this.#liveness.start();
     this.#call(this.#handler.open);
-    // The leftover is the head reader's own copy: the receiver may keep it.
-    if (leftover.length > 0) this.#inbound.push(leftover, true);
+    if (leftover.length > 0) this.#inbound.push(leftover);
     this.#readLoop();
   }
 
@@ -439,7 +437,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
         const { value, done } = await this.#reader.read();
         if (done) break;
         this.#liveness.received();
-        this.#inbound.push(value, this.#reader.chunksAreFresh);
+        this.#inbound.push(value);
         const backlog = this.#inbound.backlog();
         if (backlog !== null) await backlog;
         if (this.#queue !== null && this.#session.isOpen && this.#queue.isFull) {

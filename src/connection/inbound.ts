@@ -53,9 +53,12 @@ export class Inbound {
     return this.#receiver.stopped;
   }
 
-  /** Feeds bytes from the peer; `owned` as for `Receiver.push`. */
-  push(chunk: Uint8Array, owned: boolean): void {
-    if (!this.#receiver.stopped) this.#receiver.push(chunk, owned);
+  /**
+   * Feeds a chunk from the peer. Chunks from a transport are the reader's to keep (see
+   * `Transport.readable`), so large payloads are handed on as views of them, without a copy.
+   */
+  push(chunk: Uint8Array): void {
+    if (!this.#receiver.stopped) this.#receiver.push(chunk, true);
   }
 
   /**

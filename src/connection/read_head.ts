@@ -32,8 +32,8 @@ export async function readHead(
     const next = await reader.read().catch(() => null);
     if (next === null || next.done) return null;
     const searchFrom = buffer.length - 3;
-    // Always a copy (two parts): a chunk from a reader is only valid until the next read.
-    buffer = concatBytes([buffer, next.value]);
+    // A chunk is the reader's to keep (see Transport.readable): the first is used as it is.
+    buffer = buffer.length === 0 ? next.value : concatBytes([buffer, next.value]);
     const end = findHeadEnd(buffer, searchFrom);
     if (end === -1 ? buffer.length > maxBytes : end > maxBytes) {
       return { status: 431, message: "Header section too large" };
