@@ -232,7 +232,8 @@ describe("FrameParser over a stream split at every offset", () => {
     // arrives instead of what the header claims.
     const announced = 16 * 1024 * 1024;
     const piece = 64 * 1024;
-    const header = Uint8Array.of(0x82, 0xff, 0, 0, 0, 0, 0x01, 0, 0, 0, 1, 2, 3, 4);
+    // Binary, masked, 64-bit length (16 MiB = 0x0100_0000), masking key 1 2 3 4.
+    const header = Uint8Array.of(0x82, 0xff, 0, 0, 0, 0, announced >>> 24, 0, 0, 0, 1, 2, 3, 4);
     const capacities: number[] = [];
     const parser = new FrameParser({
       onFrameHeader: () => true,
