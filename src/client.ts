@@ -276,7 +276,7 @@ async function readErrorBody(
   ) {
     const next = await reader.read().catch(() => null);
     if (next === null || next.done) break;
-    body = body.length === 0 ? next.value : concatBytes([body, next.value]);
+    body = concatBytes([body, next.value]);
     if (chunked) decoded = decodeChunks(body);
   }
   if (decoded !== null) body = decoded.data;

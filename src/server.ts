@@ -539,7 +539,7 @@ export class WebSocketServer<T = undefined> {
     while (body.length < length) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done || value === undefined) return { status: 400, message: "Request body ended early" };
-      body = body.length === 0 ? value : concatBytes([body, value]);
+      body = concatBytes([body, value]);
     }
     return body.subarray(0, length);
   }

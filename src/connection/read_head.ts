@@ -33,7 +33,7 @@ export async function readHead(
     if (next === null || next.done) return null;
     const searchFrom = buffer.length - 3;
     // A chunk is the reader's to keep (see Transport.readable): the first is used as it is.
-    buffer = buffer.length === 0 ? next.value : concatBytes([buffer, next.value]);
+    buffer = concatBytes([buffer, next.value]);
     const end = findHeadEnd(buffer, searchFrom);
     if (end === -1 ? buffer.length > maxBytes : end > maxBytes) {
       return { status: 431, message: "Header section too large" };

@@ -7,14 +7,15 @@
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
 /**
- * `parts` joined into one array of `length` bytes (their total, computed when not given). One
- * part is returned as it is, without a copy; callers that need a copy of their own must make it.
+ * `parts` joined into one array of `length` bytes (their total, computed when not given). A part
+ * that holds every byte (the others being empty) is returned as it is, without a copy; callers
+ * that need a copy of their own must make it.
  */
 export function concatBytes(parts: readonly Uint8Array[], length?: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
   if (parts.length === 0) return EMPTY_BYTES;
   let total = length ?? 0;
   if (length === undefined) { for (const part of parts) total += part.length; }
+  for (const part of parts) if (part.length === total) return part;
   const out = new Uint8Array(total);
   let at = 0;
   for (const part of parts) {
