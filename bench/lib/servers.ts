@@ -78,7 +78,12 @@ export const EDGEWS: string[] = ["edgews-deno", "edgews-bun", "edgews-node"];
 /** The runtimes' own servers and `ws`, what a user would pick instead of edgews. */
 export const ANCHORS: string[] = ["deno-native", "bun-native", "ws-node"];
 /** The servers of the scale-out suite (`--so-servers`). */
-export const SCALEOUT_SERVERS: string[] = ["edgews-deno", "edgews-bun", "socketio-node"];
+export const SCALEOUT_SERVERS: string[] = [
+  "edgews-deno",
+  "edgews-bun",
+  "edgews-node",
+  "socketio-node",
+];
 /** The scale-out suite's anchor: Socket.IO with its Redis adapter. */
 export const SCALEOUT_ANCHOR = "socketio-node";
 

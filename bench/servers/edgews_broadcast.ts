@@ -1,7 +1,8 @@
 // edgews broadcast (fan-out) server, for the broadcast and scale-out suites. The SAME file runs
-// on Deno and on Bun:
+// on Deno, Bun and Node:
 //   deno run -A bench/servers/edgews_broadcast.ts
 //   bun bench/servers/edgews_broadcast.ts
+//   node bench/servers/edgews_broadcast.ts
 // (PORT, default 9001; REDIS_URL optional: with it, the server gets a RedisBackplane.)
 // Connections to /sub subscribe to one topic; every message received from the load generator's
 // publisher on /pub is published to that topic with server.publish, which encodes the frame once
