@@ -19,7 +19,12 @@ import {
   type PerMessageDeflateOptions,
   resolveDeflateOptions,
 } from "./handshake/permessage_deflate.ts";
-import { latin1, listHasToken, parseResponseHead } from "./handshake/http_head.ts";
+import {
+  type HeaderFields,
+  latin1,
+  listHasToken,
+  parseResponseHead,
+} from "./handshake/http_head.ts";
 import { readHead } from "./connection/read_head.ts";
 import { decodeChunks } from "./handshake/chunked_body.ts";
 import { concatBytes, ignore } from "./protocol/bytes.ts";
@@ -183,14 +188,14 @@ export async function connectWith<T = undefined>(
       const body = await readErrorBody(reader, received.rest, response.status, response.headers);
       throw new WebSocketHandshakeError(
         `the server refused the upgrade with ${response.status} ${response.statusText}`.trim(),
-        { status: response.status, headers: response.headers, body },
+        { status: response.status, headers: response.headers.toHeaders(), body },
       );
     }
     const check = await checkUpgradeResponse(response, key, protocols, deflateOptions);
     if (!check.ok) {
       throw new WebSocketHandshakeError(check.message, {
         status: 101,
-        headers: response.headers,
+        headers: response.headers.toHeaders(),
         body: "",
       });
     }
@@ -257,7 +262,7 @@ async function readErrorBody(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   rest: Uint8Array,
   status: number,
-  headers: Headers,
+  headers: HeaderFields,
 ): Promise<string> {
   if (status < 200 || status === 204 || status === 304) return "";
   const chunked = listHasToken(headers.get("transfer-encoding"), "chunked");

@@ -560,7 +560,7 @@ export class WebSocketServer<T = undefined> {
     const hasBody = body !== null && head.method !== "GET" && head.method !== "HEAD";
     return new Request(url, {
       method: head.method,
-      headers: head.headers,
+      headers: head.headers.toHeaders(),
       body: hasBody ? body.slice() : undefined,
     });
   }

@@ -21,7 +21,41 @@ export interface RequestHead {
   /** `HTTP/1.1` or `HTTP/1.0`. */
   version: string;
   /** The header fields; repeated fields are joined with ", ". */
-  headers: Headers;
+  headers: HeaderFields;
+}
+
+/**
+ * Header fields as received, looked up by name (any case; repeats joined with ", ", as `Headers`
+ * does). Lighter than a `Headers`, which validates and normalises each field again: every
+ * handshake reads a few fields, and a `Headers` is made only for an application that asks
+ * ({@link HeaderFields.toHeaders}).
+ */
+export class HeaderFields {
+  readonly #fields: [string, string][] = [];
+  readonly #byName = new Map<string, string>();
+
+  /** Adds a field (already checked to be a token name and a valid value). */
+  append(name: string, value: string): void {
+    this.#fields.push([name, value]);
+    const key = name.toLowerCase();
+    const previous = this.#byName.get(key);
+    this.#byName.set(key, previous === undefined ? value : `${previous}, ${value}`);
+  }
+
+  /** The field's value, repeats joined with ", "; null when absent. */
+  get(name: string): string | null {
+    return this.#byName.get(name.toLowerCase()) ?? null;
+  }
+
+  /** Whether the field is present. */
+  has(name: string): boolean {
+    return this.#byName.has(name.toLowerCase());
+  }
+
+  /** The fields as a standard `Headers`, for a `Request` or an error the application sees. */
+  toHeaders(): Headers {
+    return new Headers(this.#fields);
+  }
 }
 
 const CR = 0x0d;
@@ -94,7 +128,7 @@ export function parseRequestHead(bytes: Uint8Array, maxHeaders: number): Request
     return { status: version.startsWith("HTTP/") ? 505 : 400, message: "Unsupported HTTP version" };
   }
   const headers = parseHeaderFields(lines, maxHeaders);
-  if (!(headers instanceof Headers)) return headers;
+  if (!(headers instanceof HeaderFields)) return headers;
   return { method, target, version, headers };
 }
 
@@ -105,7 +139,7 @@ export interface ResponseHead {
   /** The reason phrase (may be empty). */
   statusText: string;
   /** The header fields; repeated fields are joined with ", ". */
-  headers: Headers;
+  headers: HeaderFields;
 }
 
 /** Parses a complete response head (`bytes` ends with the blank line). */
@@ -122,7 +156,7 @@ export function parseResponseHead(bytes: Uint8Array, maxHeaders: number): Respon
     return { status: 502, message: "Malformed status line" };
   }
   const headers = parseHeaderFields(lines, maxHeaders);
-  if (!(headers instanceof Headers)) return headers;
+  if (!(headers instanceof HeaderFields)) return headers;
   return { status: Number(code), statusText: statusLine.slice(13), headers };
 }
 
@@ -144,11 +178,11 @@ function isDigits(value: string): boolean {
 }
 
 /** The header fields of a head, from its second line on. */
-function parseHeaderFields(lines: string[], maxHeaders: number): Headers | HttpError {
+function parseHeaderFields(lines: string[], maxHeaders: number): HeaderFields | HttpError {
   if (lines.length - 1 > maxHeaders) {
     return { status: 431, message: "Too many header fields" };
   }
-  const headers = new Headers();
+  const headers = new HeaderFields();
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");

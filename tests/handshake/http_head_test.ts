@@ -53,7 +53,7 @@ describe("parseRequestHead", () => {
     assert.equal(head.headers.get("host"), "example.com:8080");
     assert.equal(head.headers.get("UPGRADE"), "websocket");
     assert.equal(head.headers.get("sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ==");
-    assert.equal([...head.headers.keys()].length, 5);
+    assert.equal([...head.headers.toHeaders().keys()].length, 5);
   });
 
   test("absolute-form target and HTTP/1.0", () => {
@@ -66,7 +66,7 @@ describe("parseRequestHead", () => {
     const head = parseOk("OPTIONS * HTTP/1.1\r\n\r\n");
     assert.equal(head.method, "OPTIONS");
     assert.equal(head.target, "*");
-    assert.equal([...head.headers].length, 0);
+    assert.equal([...head.headers.toHeaders()].length, 0);
   });
 
   test("repeated header fields are joined with a comma", () => {
