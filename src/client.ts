@@ -30,7 +30,6 @@ import { decodeChunks } from "./handshake/chunked_body.ts";
 import { concatBytes, ignore } from "./protocol/bytes.ts";
 import type { ClientTlsOptions, DialFunction, Transport } from "./transport.ts";
 import { checkConnectOptions } from "./options.ts";
-import { dropSocket } from "./connection/drop_socket.ts";
 
 /**
  * Options for {@link connect}. Limits and timers are the same as a server connection's. They are
@@ -99,7 +98,7 @@ export async function connectWith<T = undefined>(
   let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   let failure: unknown = null;
-  const drop = () => dropSocket(writer, reader);
+  const drop = () => transport?.drop();
   // A timeout or an abort rejects `failed`, which the dial races against; once the socket
   // exists, dropping it ends whatever read is pending.
   let rejectFailed!: (reason: unknown) => void;
@@ -140,7 +139,7 @@ export async function connectWith<T = undefined>(
       onConnected: () => step = tls ? "tls" : "websocket",
     });
     transport = await Promise.race([dialing, failed]).catch((error) => {
-      dialing.then(dropTransport, ignore); // a socket that connects after the deadline
+      dialing.then((late) => late.drop(), ignore); // a socket that connects after the deadline
       // The adapter has worded the reason the same on every runtime (a DialFailure); its cause
       // is the runtime's own error.
       const dialFailed = error instanceof DialFailure;
@@ -247,10 +246,6 @@ function parseWebSocketUrl(input: string | URL): URL {
   }
   if (url.hash !== "") throw new SyntaxError("a WebSocket URL must not have a fragment");
   return url;
-}
-
-function dropTransport(transport: Transport): void {
-  dropSocket(transport.writable, transport.readable);
 }
 
 /**

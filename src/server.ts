@@ -44,7 +44,6 @@ import {
   resolveDeflateOptions,
 } from "./handshake/permessage_deflate.ts";
 import { checkServeOptions } from "./options.ts";
-import { dropSocket } from "./connection/drop_socket.ts";
 
 /** What the `upgrade` hook learns besides the request. */
 export interface UpgradeInfo {
@@ -332,7 +331,7 @@ export class WebSocketServer<T = undefined> {
   async #accept(transport: Transport): Promise<void> {
     const reader = transport.readable.getReader();
     const writer = transport.writable.getWriter();
-    const drop = () => dropSocket(writer, reader);
+    const drop = () => transport.drop();
     if (this.#shutdown !== null) return drop();
     this.#handshaking.add(drop);
     try {

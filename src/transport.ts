@@ -14,8 +14,8 @@ export interface NetAddress {
 
 /**
  * A connected, ordered, reliable byte stream (TCP or TLS). Closing `writable` closes the whole
- * socket; aborting it, or cancelling `readable`, drops the socket at once; `closeWrite()` closes
- * only the sending side.
+ * socket; `drop()` (as does aborting `writable` or cancelling `readable`) closes it at once;
+ * `closeWrite()` closes only the sending side.
  */
 export interface Transport {
   /**
@@ -34,6 +34,12 @@ export interface Transport {
    * closes. Call it once no write is pending.
    */
   closeWrite(): void;
+  /**
+   * Closes the socket at once, both ways, whatever it is doing: `readable` ends, a write still
+   * waiting fails. Does nothing once the socket is closed. The streams could do the same (abort
+   * and cancel), but through more machinery than closing a socket needs, on every connection.
+   */
+  drop(): void;
   /**
    * For a socket a TLS listener accepted: settles once its TLS handshake is over, resolving when
    * it succeeded and rejecting when it failed. Absent for plain TCP, and for dialled sockets (a

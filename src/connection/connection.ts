@@ -27,7 +27,6 @@ import { type Message, MessageQueue } from "./message_queue.ts";
 import { Sender, type SenderEvents, type SendStatus } from "./sender.ts";
 import { SEND_ENCODED_FRAME, type TopicRegistry } from "./topics.ts";
 import type { ReadyState, SendOptions, ServerWebSocket, WebSocketHandler } from "./websocket.ts";
-import { dropSocket } from "./drop_socket.ts";
 
 /** Everything a connection is created with; assembled by the server or the client. */
 export interface ConnectionInit<T> {
@@ -413,7 +412,7 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
     this.#sender.stop();
     this.#socketClosing = true;
     // Release the socket, whether it ended on its own, after a half-close, or by termination.
-    dropSocket(this.#writer, this.#reader);
+    this.#transport.drop();
     if (this.#subscriptions !== null) {
       for (const topic of this.#subscriptions) this.#topics?.unsubscribe(topic, this);
       this.#subscriptions = null;

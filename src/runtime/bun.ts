@@ -291,6 +291,9 @@ function bunTransport(socket: BunSocket, local: NetAddress, tls = false): Transp
       // does. (See the README's runtime differences.)
       if (!state.ended) socket.end();
     },
+    drop() {
+      if (!state.ended) socket.terminate();
+    },
   };
 }
 

@@ -212,10 +212,12 @@ class DenoTransport implements Transport {
   readonly remoteAddress: NetAddress;
   readonly localAddress: NetAddress;
   readonly #conn: Deno.Conn;
+  readonly #source: ConnSource;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
-    this.readable = new ReadableStream<Uint8Array>(new ConnSource(conn));
+    this.#source = new ConnSource(conn);
+    this.readable = new ReadableStream<Uint8Array>(this.#source);
     this.writable = conn.writable;
     this.remoteAddress = netAddress(conn.remoteAddr);
     this.localAddress = netAddress(conn.localAddr);
@@ -223,6 +225,10 @@ class DenoTransport implements Transport {
 
   closeWrite(): void {
     this.#conn.closeWrite().catch(ignoreClosed);
+  }
+
+  drop(): void {
+    this.#source.close();
   }
 }
 
@@ -246,6 +252,7 @@ class ConnSource implements UnderlyingDefaultSource<Uint8Array> {
   readonly #conn: Deno.Conn;
   #buffer = new Uint8Array(MIN_READ);
   #cancelled = false;
+  #closed = false;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -268,7 +275,7 @@ class ConnSource implements UnderlyingDefaultSource<Uint8Array> {
       // (and as Node does by default, and Bun): above the adapters, a socket whose peer has
       // finished is not closed again.
       controller.close();
-      this.#close();
+      this.close();
       return;
     }
     controller.enqueue(buffer.slice(0, read));
@@ -279,14 +286,20 @@ class ConnSource implements UnderlyingDefaultSource<Uint8Array> {
   /** Cancelling the readable drops the whole connection, as cancelling `conn.readable` does. */
   cancel(): void {
     this.#cancelled = true;
-    this.#close();
+    this.close();
   }
 
-  #close(): void {
+  /**
+   * Closes the connection, once (closing it again would throw, with a stack trace to build). A
+   * read still pending then fails, which ends the stream.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     try {
       this.#conn.close();
     } catch {
-      // Closed already.
+      // Closed by Deno already (conn.writable closes it when its stream is closed or aborted).
     }
   }
 }

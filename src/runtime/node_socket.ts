@@ -68,6 +68,10 @@ class SocketTransport implements Transport {
   closeWrite(): void {
     this.#socket.end();
   }
+
+  drop(): void {
+    this.#socket.destroy();
+  }
 }
 
 /** A socket's read side as a stream source, and the state its writes share with its events. */

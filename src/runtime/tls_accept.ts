@@ -74,12 +74,7 @@ function duplexOver(tcp: Transport): Duplex {
       callback();
     },
     destroy(error, callback) {
-      writer.abort().catch(() => {
-        // Already closed.
-      });
-      reader.cancel().catch(() => {
-        // Already closed.
-      });
+      tcp.drop();
       callback(error);
     },
   });
