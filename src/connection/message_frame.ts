@@ -22,18 +22,6 @@ export function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8
   throw new TypeError("send() takes a string, an ArrayBuffer or an ArrayBufferView");
 }
 
-/**
- * A whole unmasked message frame (text for a string, binary for bytes), in a new buffer that
- * starts with `prefix` free bytes for the caller (the backplane's envelope header).
- */
-export function encodeMessageFrame(data: SendData, prefix = 0): Uint8Array {
-  const text = typeof data === "string";
-  const payload = messagePayload(data);
-  const out = new Uint8Array(prefix + frameHeaderLength(payload.length, false) + payload.length);
-  writeFrame(out, prefix, messageHeaderByte(text), payload, null);
-  return out;
-}
-
 /** A message's payload: a string's UTF-8, or the bytes themselves (uncopied). */
 function messagePayload(data: SendData): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : toBytes(data);
@@ -58,22 +46,36 @@ export class FrameArena {
   #bytes: Uint8Array = new Uint8Array(0);
   #used = 0;
 
-  /** `data` as a whole message frame (see {@link encodeMessageFrame}), never modified after. */
+  /**
+   * `data` as a whole unmasked message frame (text for a string, binary for bytes), never modified
+   * after.
+   */
   encode(data: SendData): Uint8Array {
-    const text = typeof data === "string";
     const payload = messagePayload(data);
-    const size = frameHeaderLength(payload.length, false) + payload.length;
-    if (size > ARENA_SIZE / 4) {
-      const out = new Uint8Array(size);
-      writeFrame(out, 0, messageHeaderByte(text), payload, null);
-      return out;
-    }
+    const out = this.#allocate(frameHeaderLength(payload.length, false) + payload.length);
+    writeFrame(out, 0, messageHeaderByte(typeof data === "string"), payload, null);
+    return out;
+  }
+
+  /**
+   * A copy of an encoded `frame` (another instance's publish, in memory its backplane lends), so
+   * that it too sits side by side with the frames published before and after it.
+   */
+  copy(frame: Uint8Array): Uint8Array {
+    const out = this.#allocate(frame.length);
+    out.set(frame);
+    return out;
+  }
+
+  /** `size` bytes after the last frame, or in a buffer of their own for a large frame. */
+  #allocate(size: number): Uint8Array {
+    if (size > ARENA_SIZE / 4) return new Uint8Array(size);
     if (this.#used + size > this.#bytes.length) {
       this.#bytes = new Uint8Array(ARENA_SIZE);
       this.#used = 0;
     }
     const start = this.#used;
-    this.#used = writeFrame(this.#bytes, start, messageHeaderByte(text), payload, null);
+    this.#used += size;
     return this.#bytes.subarray(start, this.#used);
   }
 }

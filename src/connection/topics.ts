@@ -14,7 +14,7 @@ import {
   openEnvelope,
   writeEnvelopeHeader,
 } from "../backplane.ts";
-import { encodeMessageFrame, FrameArena, type SendData } from "./message_frame.ts";
+import { FrameArena, type SendData } from "./message_frame.ts";
 
 /** The method a subscriber implements to take a shared frame; kept off the public API. */
 export const SEND_ENCODED_FRAME: unique symbol = Symbol("edgews.sendEncodedFrame");
@@ -84,19 +84,19 @@ export class TopicRegistry<S extends Subscriber> {
    */
   publish(topic: string, data: SendData, exclude: S | null): number {
     const subscribers = this.#topics.get(topic);
-    if (this.#backplane === null) {
-      return subscribers === undefined
-        ? 0
-        : deliver(subscribers, this.#arena.encode(data), exclude);
+    const frame = this.#arena.encode(data);
+    if (this.#backplane !== null) {
+      // The backplane gets a copy behind its envelope header, and the subscribers the arena's
+      // bytes: with its own buffer per publish, a frame would no longer sit next to the one before,
+      // and every subscriber would copy each into a batch instead of writing them as one slice.
+      const envelope = new Uint8Array(ENVELOPE_HEADER_BYTES + frame.length);
+      writeEnvelopeHeader(envelope, this.#origin);
+      envelope.set(frame, ENVELOPE_HEADER_BYTES);
+      // The other instances first: their hop through the engine then overlaps this instance's
+      // fan-out instead of waiting behind it (with hundreds of local subscribers, milliseconds).
+      this.#callBackplane("publish", topic, envelope);
     }
-    const envelope = encodeMessageFrame(data, ENVELOPE_HEADER_BYTES);
-    writeEnvelopeHeader(envelope, this.#origin);
-    // The other instances first: their hop through the engine then overlaps this instance's
-    // fan-out instead of waiting behind it (with hundreds of local subscribers, milliseconds).
-    this.#callBackplane("publish", topic, envelope);
-    return subscribers === undefined
-      ? 0
-      : deliver(subscribers, envelope.subarray(ENVELOPE_HEADER_BYTES), exclude);
+    return subscribers === undefined ? 0 : deliver(subscribers, frame, exclude);
   }
 
   /** Shuts the backplane down (the server's last step). */
@@ -113,9 +113,9 @@ export class TopicRegistry<S extends Subscriber> {
     const frame = openEnvelope(message, this.#origin);
     if (typeof frame === "string") return frame;
     const subscribers = this.#topics.get(topic);
-    // Copied once: subscribers may hold the frame past this call (a large write, a frame waiting
-    // behind compression), and the backplane's client may reuse the memory it lent.
-    if (subscribers !== undefined) deliver(subscribers, frame.slice(), null);
+    // Copied once, into the arena: subscribers may hold the frame past this call (a large write,
+    // a frame waiting behind compression), and the backplane's client may reuse the memory it lent.
+    if (subscribers !== undefined) deliver(subscribers, this.#arena.copy(frame), null);
     return "delivered";
   }
 

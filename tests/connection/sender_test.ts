@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { constants, inflateRawSync } from "node:zlib";
 import { Sender, type SenderOptions } from "../../src/connection/sender.ts";
-import { encodeMessageFrame, FrameArena } from "../../src/connection/message_frame.ts";
+import { FrameArena, type SendData } from "../../src/connection/message_frame.ts";
 import { FrameParser } from "../../src/protocol/frame_parser.ts";
 import { Opcode } from "../../src/protocol/opcodes.ts";
 import type { DeflateAgreement } from "../../src/handshake/permessage_deflate.ts";
@@ -103,6 +103,8 @@ function setUp(options: Partial<SenderOptions> = {}) {
 }
 
 const text = (s: string) => encoder.encode(s);
+/** A published frame in a buffer of its own (an arena of its own). */
+const encodeMessageFrame = (data: SendData) => new FrameArena().encode(data);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
 describe("batching", () => {
