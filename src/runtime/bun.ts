@@ -115,7 +115,8 @@ const streamHandlers: Omit<BunSocketHandler, "open"> = {
     if (state === undefined) return; // closed before it opened (a failed TLS handshake)
     state.ended = true;
     state.settleHandshake?.(false);
-    failWrite(state, error ?? new Error("socket closed"));
+    // The error (and its stack) only for a write still waiting: most sockets close with none.
+    if (state.rejectWrite !== null) failWrite(state, error ?? new Error("socket closed"));
     endReadable(state, error);
   },
   error(socket, error) {
@@ -276,13 +277,19 @@ function bunTransport(socket: BunSocket, local: NetAddress, tls = false): Transp
       // The server only checks whether it resolved; a failure also closes the socket.
     });
   }
+  let localAddress: NetAddress | undefined;
   return {
     readable: new ReadableStream<Uint8Array>(new SocketSource(socket)),
     writable: new WritableStream<Uint8Array>(new SocketSink(socket)),
+    // Each of Bun's address getters asks the kernel (about 2 µs apiece): the peer's address is
+    // read now, since Bun forgets it once the socket closes and an application may ask then; the
+    // local one, which only an adapter asks for, when asked.
     remoteAddress: { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 },
-    localAddress: {
-      hostname: socket.localAddress ?? local.hostname,
-      port: socket.localPort ?? local.port,
+    get localAddress(): NetAddress {
+      return localAddress ??= {
+        hostname: socket.localAddress ?? local.hostname,
+        port: socket.localPort ?? local.port,
+      };
     },
     tlsHandshake,
     closeWrite() {
