@@ -218,7 +218,7 @@ class DenoTransport implements Transport {
     this.#conn = conn;
     this.#source = new ConnSource(conn);
     this.readable = new ReadableStream<Uint8Array>(this.#source);
-    this.writable = conn.writable;
+    this.writable = new WritableStream<Uint8Array>(new ConnSink(conn, this.#source), UNBOUNDED);
     this.remoteAddress = netAddress(conn.remoteAddr);
     this.localAddress = netAddress(conn.localAddr);
   }
@@ -303,6 +303,41 @@ class ConnSource implements UnderlyingDefaultSource<Uint8Array> {
     }
   }
 }
+
+/**
+ * A Deno connection's writes, as a WritableStream's sink: a write resolves once Deno has taken
+ * every byte; closing or aborting the stream closes the connection, as `conn.writable` does.
+ *
+ * Not `conn.writable`: its queue of one chunk makes its writer renew the `ready` promise on
+ * every write, and that promise then waits for the next write, which on a quiet connection is
+ * seconds away: long enough to reach the old generation of the garbage collector. The sender
+ * counts what is in flight itself, so this stream's queue never tells it to wait.
+ */
+class ConnSink implements UnderlyingSink<Uint8Array> {
+  readonly #conn: Deno.Conn;
+  readonly #source: ConnSource;
+
+  constructor(conn: Deno.Conn, source: ConnSource) {
+    this.#conn = conn;
+    this.#source = source;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    let rest = chunk;
+    while (rest.length > 0) rest = rest.subarray(await this.#conn.write(rest));
+  }
+
+  close(): void {
+    this.#source.close();
+  }
+
+  abort(): void {
+    this.#source.close();
+  }
+}
+
+/** A queue that never says "wait": see ConnSink. */
+const UNBOUNDED: QueuingStrategy<Uint8Array> = { highWaterMark: Number.POSITIVE_INFINITY };
 
 function ignoreClosed(): void {
   // Already closed: nothing left to half-close.
