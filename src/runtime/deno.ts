@@ -17,6 +17,7 @@ import {
 } from "./net_errors.ts";
 import { acceptTls, tlsContext } from "./tls_accept.ts";
 import { DescriptorLimitReport, isOutOfDescriptors } from "./descriptor_limit.ts";
+import { WRITE_STRATEGY } from "./write_strategy.ts";
 
 /**
  * Listens with `Deno.listen`; with a certificate, each accepted socket starts its TLS handshake
@@ -218,7 +219,10 @@ class DenoTransport implements Transport {
     this.#conn = conn;
     this.#source = new ConnSource(conn);
     this.readable = new ReadableStream<Uint8Array>(this.#source);
-    this.writable = new WritableStream<Uint8Array>(new ConnSink(conn, this.#source), UNBOUNDED);
+    this.writable = new WritableStream<Uint8Array>(
+      new ConnSink(conn, this.#source),
+      WRITE_STRATEGY,
+    );
     this.remoteAddress = netAddress(conn.remoteAddr);
     this.localAddress = netAddress(conn.localAddr);
   }
@@ -308,10 +312,7 @@ class ConnSource implements UnderlyingDefaultSource<Uint8Array> {
  * A Deno connection's writes, as a WritableStream's sink: a write resolves once Deno has taken
  * every byte; closing or aborting the stream closes the connection, as `conn.writable` does.
  *
- * Not `conn.writable`: its queue of one chunk makes its writer renew the `ready` promise on
- * every write, and that promise then waits for the next write, which on a quiet connection is
- * seconds away: long enough to reach the old generation of the garbage collector. The sender
- * counts what is in flight itself, so this stream's queue never tells it to wait.
+ * Not `conn.writable`, whose queue of one chunk cannot be changed (see WRITE_STRATEGY).
  */
 class ConnSink implements UnderlyingSink<Uint8Array> {
   readonly #conn: Deno.Conn;
@@ -335,9 +336,6 @@ class ConnSink implements UnderlyingSink<Uint8Array> {
     this.#source.close();
   }
 }
-
-/** A queue that never says "wait": see ConnSink. */
-const UNBOUNDED: QueuingStrategy<Uint8Array> = { highWaterMark: Number.POSITIVE_INFINITY };
 
 function ignoreClosed(): void {
   // Already closed: nothing left to half-close.

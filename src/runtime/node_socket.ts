@@ -13,6 +13,7 @@
 
 import type { Socket } from "node:net";
 import type { NetAddress, Transport } from "../transport.ts";
+import { WRITE_STRATEGY } from "./write_strategy.ts";
 
 /** How a socket's writes are handed over; see {@link socketTransport}. */
 export type WriteMode = "tcp" | "tls";
@@ -60,7 +61,7 @@ class SocketTransport implements Transport {
   constructor(streams: SocketStreams, remoteAddress: NetAddress, localAddress: NetAddress) {
     this.#socket = streams.socket;
     this.readable = new ReadableStream<Uint8Array>(streams);
-    this.writable = new WritableStream<Uint8Array>(new SocketSink(streams));
+    this.writable = new WritableStream<Uint8Array>(new SocketSink(streams), WRITE_STRATEGY);
     this.remoteAddress = remoteAddress;
     this.localAddress = localAddress;
   }
