@@ -1,8 +1,9 @@
 /**
  * The Deno adapter: `Deno.listen` connections as {@link Transport}s, with TLS on top for `wss://`
  * (node:tls, see tls_accept.ts: a `Deno.listenTls` socket cannot be closed during its handshake).
- * Reads go through a stream source of our own over `conn.read`, which holds less per connection
- * than Deno's own `conn.readable`; writes go to `conn.writable`.
+ * Reads and writes go through a stream source and sink of our own over `conn.read` and
+ * `conn.write`, which hold less per connection than Deno's own `conn.readable` and
+ * `conn.writable`.
  * @module
  */
 
@@ -303,7 +304,7 @@ class ConnSource implements UnderlyingDefaultSource<Uint8Array> {
     try {
       this.#conn.close();
     } catch {
-      // Closed by Deno already (conn.writable closes it when its stream is closed or aborted).
+      // Closed already, by a path that did not come through here.
     }
   }
 }
