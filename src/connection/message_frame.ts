@@ -31,8 +31,13 @@ function messageHeaderByte(text: boolean): number {
   return firstHeaderByte(true, false, text ? Opcode.Text : Opcode.Binary);
 }
 
-/** The arena's buffers; frames larger than a quarter of one get a buffer of their own. */
-const ARENA_SIZE = 64 * 1024;
+/**
+ * The arena's buffers; frames larger than a quarter of one get a buffer of their own. Large, so
+ * that what one turn publishes (a hundred 1 KiB messages under load) seldom straddles two buffers:
+ * a subscriber then writes it as one slice instead of copying it. (With 64 KiB, a broadcast of
+ * 1 KiB messages to a thousand subscribers ran about 15% slower on Bun and half as fast on Node.)
+ */
+const ARENA_SIZE = 512 * 1024;
 
 /**
  * Where published frames are encoded: an append-only buffer shared by all topics, never

@@ -47,6 +47,12 @@ export interface SenderEvents {
 /** Frames up to this size are copied into the shared batch; larger ones get their own write. */
 const BATCH_FRAME_LIMIT = 64 * 1024;
 
+/**
+ * A slice of shared frames at least this long is written by reference when the next shared frame
+ * does not follow it, rather than copied into the batch ahead of that frame.
+ */
+const SHARED_SLICE_WRITE_MIN = 16 * 1024;
+
 /** Queues, batches and writes the frames of one connection. */
 export class Sender {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -237,18 +243,24 @@ export class Sender {
     }
     if (this.#batch === null) {
       const shared = this.#shared;
-      if (shared === null) {
+      if (shared !== null) {
+        if (
+          frame.buffer === shared.buffer &&
+          frame.byteOffset === shared.byteOffset + this.#sharedLength &&
+          this.#sharedLength + frame.length <= WRITE_BUFFER_SIZE
+        ) {
+          this.#sharedLength += frame.length;
+          return;
+        }
+        // A large slice goes out by reference, and this frame starts the next one: one more
+        // write costs less than copying the slice (and, with a thousand subscribers, allocating
+        // a large buffer for each) when the arena moves to a new buffer in the middle of a turn.
+        if (this.#sharedLength >= SHARED_SLICE_WRITE_MIN) this.#flush();
+      }
+      if (this.#shared === null) {
         this.#shared = frame;
         this.#sharedLength = frame.length;
         this.#scheduleFlush();
-        return;
-      }
-      if (
-        frame.buffer === shared.buffer &&
-        frame.byteOffset === shared.byteOffset + this.#sharedLength &&
-        this.#sharedLength + frame.length <= WRITE_BUFFER_SIZE
-      ) {
-        this.#sharedLength += frame.length;
         return;
       }
     }

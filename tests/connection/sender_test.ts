@@ -220,14 +220,49 @@ describe("batching", () => {
     await settle(); // a write in flight: the slices below wait behind it
     const arena = new FrameArena();
     const sent: string[] = [];
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 700; i++) {
       const message = `${i}:`.padEnd(1000, String.fromCharCode(97 + (i % 26)));
       sent.push(message);
-      sender.sendEncoded(arena.encode(message)); // 200 KB: three arena buffers and more
+      sender.sendEncoded(arena.encode(message)); // 700 KB: more than one arena buffer
     }
-    for (let i = 0; i < 20 && sink.inFlight > 0; i++) await sink.complete();
+    for (let i = 0; i < 40 && sink.inFlight > 0; i++) await sink.complete();
     const frames = sink.writes.slice(1).flatMap((w) => framesOf(w));
     assert.deepEqual(frames.map((f) => decode(f.payload)), sent);
+  });
+
+  test("a large slice goes out by reference when the next frame lies elsewhere", async () => {
+    const { sink, sender } = setUp();
+    const first = new FrameArena();
+    const slice: Uint8Array[] = [];
+    for (let i = 0; i < 17; i++) slice.push(first.encode("s".repeat(1000))); // 17 KB together
+    for (const frame of slice) sender.sendEncoded(frame);
+    const second = new FrameArena();
+    const elsewhere = [second.encode("e1"), second.encode("e2")];
+    for (const frame of elsewhere) sender.sendEncoded(frame);
+    await settle();
+    assert.equal(sink.writes.length, 1, "the slice at once; the rest waits behind it");
+    await sink.complete();
+    assert.equal(sink.writes.length, 2);
+    assert.equal(sink.same[0].buffer, slice[0].buffer, "the slice, not a copy of it");
+    assert.equal(sink.same[0].length, slice.reduce((n, f) => n + f.length, 0));
+    assert.equal(sink.same[1].buffer, elsewhere[0].buffer, "the next slice, not a copy either");
+    const frames = sink.writes.flatMap((w) => framesOf(w)).map((f) => decode(f.payload));
+    assert.deepEqual(frames, [...slice.map(() => "s".repeat(1000)), "e1", "e2"]);
+  });
+
+  test("a small slice is copied when the next frame lies elsewhere: one write", async () => {
+    const { sink, sender } = setUp();
+    const a = new FrameArena().encode("a".repeat(1000));
+    const b = new FrameArena().encode("b");
+    sender.sendEncoded(a);
+    sender.sendEncoded(b);
+    await settle();
+    assert.equal(sink.writes.length, 1);
+    assert.notEqual(sink.same[0].buffer, a.buffer);
+    assert.deepEqual(framesOf(sink.writes[0]).map((f) => decode(f.payload)), [
+      "a".repeat(1000),
+      "b",
+    ]);
   });
 
   test("a frame queued after the shared slice goes behind a copy of it, in order", async () => {
