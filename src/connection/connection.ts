@@ -308,9 +308,9 @@ export class Connection<T = undefined> implements ServerWebSocket<T> {
   }
 
   /** Queues a frame encoded once for many connections (a published message). */
-  [SEND_ENCODED_FRAME](frame: Uint8Array): boolean {
+  [SEND_ENCODED_FRAME](frame: Uint8Array, buffer: ArrayBufferLike): boolean {
     if (!this.#session.isOpen) return false;
-    if (this.#sender.sendEncoded(frame) !== "dropped") return true;
+    if (this.#sender.sendEncoded(frame, buffer) !== "dropped") return true;
     this.#onRefused();
     return false;
   }

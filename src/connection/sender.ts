@@ -73,6 +73,9 @@ export class Sender {
    */
   #shared: Uint8Array | null = null;
   #sharedLength = 0;
+  /** The buffer the shared frames lie in, and where in it the slice ends. */
+  #sharedBuffer: ArrayBufferLike | null = null;
+  #sharedEnd = 0;
   #flushScheduled = false;
   /** A batch waits for the write in flight to finish, then goes out as one write (#onWritten). */
   #flushWhenWritten = false;
@@ -107,7 +110,7 @@ export class Sender {
     if (options.deflate !== null) {
       this.#deflate = new OutboundDeflate(options.deflate, {
         frame: (opcode, payload, fin, rsv1) => this.#queueFrame(opcode, payload, fin, rsv1),
-        raw: (bytes) => this.#queueEncoded(bytes),
+        raw: (bytes) => this.#queueEncoded(bytes, bytes.buffer),
       });
     }
   }
@@ -154,10 +157,11 @@ export class Sender {
   /**
    * Queues a frame encoded once for many connections (a published message). Its bytes are shared
    * and never modified: a small one is copied into the batch, a large one written by reference.
+   * `buffer` is `frame.buffer`, which the caller reads once for all its subscribers.
    */
-  sendEncoded(frame: Uint8Array): SendStatus {
+  sendEncoded(frame: Uint8Array, buffer: ArrayBufferLike = frame.buffer): SendStatus {
     if (this.bufferedAmount > this.#limit) return "dropped";
-    if (this.#deflate === null || !this.#deflate.holdRaw(frame)) this.#queueEncoded(frame);
+    if (this.#deflate === null || !this.#deflate.holdRaw(frame)) this.#queueEncoded(frame, buffer);
     return this.#statusAfterQueueing();
   }
 
@@ -197,6 +201,7 @@ export class Sender {
     this.#batchLength = 0;
     this.#shared = null;
     this.#sharedLength = 0;
+    this.#sharedBuffer = null;
     this.#flushWhenWritten = false;
     this.#writesInFlight.length = 0;
     this.#bytesInFlight = 0;
@@ -234,7 +239,7 @@ export class Sender {
    * hundred bytes costs far less than a socket write of its own, and it lets many publishes reach
    * a subscriber in one write. A large one is written by reference, never copied.
    */
-  #queueEncoded(frame: Uint8Array): void {
+  #queueEncoded(frame: Uint8Array, buffer: ArrayBufferLike): void {
     if (this.#ended) return;
     if (frame.length > BATCH_FRAME_LIMIT) {
       this.#flush();
@@ -242,14 +247,14 @@ export class Sender {
       return;
     }
     if (this.#batch === null) {
-      const shared = this.#shared;
-      if (shared !== null) {
+      if (this.#shared !== null) {
         if (
-          frame.buffer === shared.buffer &&
-          frame.byteOffset === shared.byteOffset + this.#sharedLength &&
+          buffer === this.#sharedBuffer &&
+          frame.byteOffset === this.#sharedEnd &&
           this.#sharedLength + frame.length <= WRITE_BUFFER_SIZE
         ) {
           this.#sharedLength += frame.length;
+          this.#sharedEnd += frame.length;
           return;
         }
         // A large slice goes out by reference, and this frame starts the next one: one more
@@ -260,6 +265,8 @@ export class Sender {
       if (this.#shared === null) {
         this.#shared = frame;
         this.#sharedLength = frame.length;
+        this.#sharedBuffer = buffer;
+        this.#sharedEnd = frame.byteOffset + frame.length;
         this.#scheduleFlush();
         return;
       }
@@ -300,10 +307,12 @@ export class Sender {
   #copySharedIntoBatch(room: number): void {
     const shared = this.#shared!;
     const length = this.#sharedLength;
+    const buffer = this.#sharedBuffer!;
     this.#shared = null;
     this.#sharedLength = 0;
+    this.#sharedBuffer = null;
     const batch = takeWriteBuffer(Math.min(WRITE_BUFFER_SIZE, length + room));
-    batch.set(new Uint8Array(shared.buffer, shared.byteOffset, length));
+    batch.set(new Uint8Array(buffer, shared.byteOffset, length));
     this.#batch = batch;
     this.#batchLength = length;
   }
@@ -340,12 +349,12 @@ export class Sender {
       // Only shared frames are queued (anything after them would have copied them into the
       // batch): they go out as one slice of the buffer they share.
       const length = this.#sharedLength;
+      const buffer = this.#sharedBuffer!;
       this.#shared = null;
       this.#sharedLength = 0;
+      this.#sharedBuffer = null;
       this.#write(
-        length === shared.length
-          ? shared
-          : new Uint8Array(shared.buffer, shared.byteOffset, length),
+        length === shared.length ? shared : new Uint8Array(buffer, shared.byteOffset, length),
       );
       return;
     }
