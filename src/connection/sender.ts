@@ -68,8 +68,9 @@ export class Sender {
   /**
    * Shared frames queued while the batch is empty, when they lie side by side in one buffer
    * (published frames, see FrameArena): the first of them, and their length together. They are
-   * written as one slice of that buffer, by reference; anything queued after them goes into the
-   * batch, behind a copy of them.
+   * written as one slice of that buffer, by reference. Anything else queued after them goes into
+   * the batch, behind a copy of them (or, for a slice of 16 KiB or more, behind the slice's own
+   * write).
    */
   #shared: Uint8Array | null = null;
   #sharedLength = 0;
@@ -235,9 +236,10 @@ export class Sender {
 
   /**
    * A small shared frame joins the shared slice when nothing else is queued and it lies right
-   * after the slice's end; otherwise it is copied into this connection's batch: copying a few
-   * hundred bytes costs far less than a socket write of its own, and it lets many publishes reach
-   * a subscriber in one write. A large one is written by reference, never copied.
+   * after the slice's end. Otherwise, a slice of 16 KiB or more is written and the frame starts
+   * the next one; a smaller slice and the frame are copied into this connection's batch: copying a
+   * few hundred bytes costs far less than a socket write of its own, and it lets many publishes
+   * reach a subscriber in one write. A large frame is written by reference, never copied.
    */
   #queueEncoded(frame: Uint8Array, buffer: ArrayBufferLike): void {
     if (this.#ended) return;
