@@ -74,9 +74,8 @@ export class Sender {
    */
   #shared: Uint8Array | null = null;
   #sharedLength = 0;
-  /** The buffer the shared frames lie in, and where in it the slice ends. */
+  /** The buffer the shared frames lie in. */
   #sharedBuffer: ArrayBufferLike | null = null;
-  #sharedEnd = 0;
   #flushScheduled = false;
   /** A batch waits for the write in flight to finish, then goes out as one write (#onWritten). */
   #flushWhenWritten = false;
@@ -200,9 +199,7 @@ export class Sender {
     if (this.#batch !== null) returnWriteBuffer(this.#batch); // never handed to the writer
     this.#batch = null;
     this.#batchLength = 0;
-    this.#shared = null;
-    this.#sharedLength = 0;
-    this.#sharedBuffer = null;
+    this.#clearShared();
     this.#flushWhenWritten = false;
     this.#writesInFlight.length = 0;
     this.#bytesInFlight = 0;
@@ -249,14 +246,14 @@ export class Sender {
       return;
     }
     if (this.#batch === null) {
-      if (this.#shared !== null) {
+      const shared = this.#shared;
+      if (shared !== null) {
         if (
           buffer === this.#sharedBuffer &&
-          frame.byteOffset === this.#sharedEnd &&
+          frame.byteOffset === shared.byteOffset + this.#sharedLength &&
           this.#sharedLength + frame.length <= WRITE_BUFFER_SIZE
         ) {
           this.#sharedLength += frame.length;
-          this.#sharedEnd += frame.length;
           return;
         }
         // A large slice goes out by reference, and this frame starts the next one: one more
@@ -268,7 +265,6 @@ export class Sender {
         this.#shared = frame;
         this.#sharedLength = frame.length;
         this.#sharedBuffer = buffer;
-        this.#sharedEnd = frame.byteOffset + frame.length;
         this.#scheduleFlush();
         return;
       }
@@ -307,16 +303,28 @@ export class Sender {
 
   /** Something else is queued behind the shared slice: the slice goes first, as a copy. */
   #copySharedIntoBatch(room: number): void {
-    const shared = this.#shared!;
+    const slice = this.#takeSharedSlice();
+    const batch = takeWriteBuffer(Math.min(WRITE_BUFFER_SIZE, slice.length + room));
+    batch.set(slice);
+    this.#batch = batch;
+    this.#batchLength = slice.length;
+  }
+
+  /** The shared slice as one view of its buffer (its first frame when alone); then none is left. */
+  #takeSharedSlice(): Uint8Array {
+    const first = this.#shared!;
     const length = this.#sharedLength;
-    const buffer = this.#sharedBuffer!;
+    const slice = length === first.length
+      ? first
+      : new Uint8Array(this.#sharedBuffer!, first.byteOffset, length);
+    this.#clearShared();
+    return slice;
+  }
+
+  #clearShared(): void {
     this.#shared = null;
     this.#sharedLength = 0;
     this.#sharedBuffer = null;
-    const batch = takeWriteBuffer(Math.min(WRITE_BUFFER_SIZE, length + room));
-    batch.set(new Uint8Array(buffer, shared.byteOffset, length));
-    this.#batch = batch;
-    this.#batchLength = length;
   }
 
   #scheduleFlush(): void {
@@ -346,18 +354,10 @@ export class Sender {
   #flush(): void {
     this.#flushScheduled = false;
     this.#flushWhenWritten = false;
-    const shared = this.#shared;
-    if (shared !== null) {
+    if (this.#shared !== null) {
       // Only shared frames are queued (anything after them would have copied them into the
       // batch): they go out as one slice of the buffer they share.
-      const length = this.#sharedLength;
-      const buffer = this.#sharedBuffer!;
-      this.#shared = null;
-      this.#sharedLength = 0;
-      this.#sharedBuffer = null;
-      this.#write(
-        length === shared.length ? shared : new Uint8Array(buffer, shared.byteOffset, length),
-      );
+      this.#write(this.#takeSharedSlice());
       return;
     }
     const batch = this.#batch;
